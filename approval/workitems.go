@@ -1,0 +1,358 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// CreateWorkItem creates a Pending work item that holds back the
+// resource s names until the profile's approvers decide it. The item
+// copies the profile's required approvals. It returns an
+// *InvalidArgumentError, ErrNotFound for a missing profile, or a
+// *PendingItemExistsError when the resource already waits on a Pending
+// work item.
+func (e *Engine) CreateWorkItem(ctx context.Context, s WorkItemSpec) (WorkItem, error) {
+	if err := s.Validate(); err != nil {
+		return WorkItem{}, err
+	}
+
+	w := WorkItem{
+		ID:           e.newID(),
+		ProfileID:    s.ProfileID,
+		ResourceType: s.ResourceType,
+		ResourceID:   s.ResourceID,
+		Description:  s.Description,
+		RequestedBy:  s.RequestedBy,
+		Status:       StatusPending,
+		Version:      1,
+	}
+
+	err := e.retry(ctx, func() error {
+		prof, err := e.store.GetProfile(ctx, s.ProfileID)
+		if err != nil {
+			return fmt.Errorf("profile %q: %w", s.ProfileID, err)
+		}
+
+		w.RequiredApprovals = prof.RequiredApprovals
+		w.CreatedAt = e.now()
+
+		return e.store.CreateWorkItem(ctx, w, prof.Version)
+	})
+	if err != nil {
+		return WorkItem{}, fmt.Errorf("create work item for %s %q: %w",
+			s.ResourceType, s.ResourceID, err)
+	}
+
+	return w, nil
+}
+
+// GetWorkItem returns the work item with the ID, or ErrNotFound.
+func (e *Engine) GetWorkItem(ctx context.Context, id string) (WorkItem, error) {
+	if err := checkID("work_item_id", id); err != nil {
+		return WorkItem{}, err
+	}
+
+	w, err := e.store.GetWorkItem(ctx, id)
+	if err != nil {
+		return WorkItem{}, fmt.Errorf("get work item %q: %w", id, err)
+	}
+
+	return normalizeItem(w), nil
+}
+
+// WorkItemFilter selects work items to list. Zero fields match all.
+type WorkItemFilter struct {
+	// Status keeps items with this status.
+	Status Status
+
+	// ResourceType keeps items gating this type of request.
+	ResourceType ResourceType
+
+	// ResourceID keeps items gating this request.
+	ResourceID string
+
+	// ProfileID keeps items bound to this profile.
+	ProfileID string
+
+	// AdvanceState keeps items whose advance is in this state; use
+	// AdvanceFailed to find the items an operator must look at.
+	AdvanceState AdvanceState
+}
+
+func (f WorkItemFilter) query() (WorkItemQuery, error) {
+	q := WorkItemQuery{
+		Status:       f.Status,
+		ResourceType: f.ResourceType,
+		ResourceID:   f.ResourceID,
+		AdvanceState: f.AdvanceState,
+	}
+
+	if f.Status != "" && !f.Status.Valid() {
+		return q, invalid("filter.status", "unknown status %q", string(f.Status))
+	}
+
+	if f.ResourceType != "" && !f.ResourceType.Valid() {
+		return q, invalid("filter.resource_type",
+			"unknown resource type %q", string(f.ResourceType))
+	}
+
+	if f.ResourceID != "" {
+		if err := checkID("filter.resource_id", f.ResourceID); err != nil {
+			return q, err
+		}
+	}
+
+	switch f.AdvanceState {
+	case AdvanceNone, AdvanceDue, AdvanceDone, AdvanceFailed:
+	default:
+		return q, invalid("filter.advance_state",
+			"unknown advance state %q", string(f.AdvanceState))
+	}
+
+	if f.ProfileID != "" {
+		if err := checkID("filter.profile_id", f.ProfileID); err != nil {
+			return q, err
+		}
+
+		q.ProfileIDs = []string{f.ProfileID}
+	}
+
+	return q, nil
+}
+
+// ListWorkItems returns a page of the work items that match f, oldest
+// first.
+func (e *Engine) ListWorkItems(ctx context.Context, f WorkItemFilter,
+	req PageRequest,
+) (Page[WorkItem], error) {
+	q, err := f.query()
+	if err != nil {
+		return Page[WorkItem]{}, err
+	}
+
+	q.After, q.Limit, err = req.decode()
+	if err != nil {
+		return Page[WorkItem]{}, err
+	}
+	q.Limit++
+
+	items, err := e.store.ListWorkItems(ctx, q)
+	if err != nil {
+		return Page[WorkItem]{}, fmt.Errorf("list work items: %w", err)
+	}
+
+	for i := range items {
+		items[i] = normalizeItem(items[i])
+	}
+
+	return pageOf(items, q.Limit-1, itemID), nil
+}
+
+// Approve records p's approval of the work item, with an optional
+// comment. The approval that reaches the required number decides the
+// item Approved in the same atomic write, and the engine then advances
+// it. It returns the work item as stored, or: ErrNotPending,
+// a *NotAuthorizedError, ErrAlreadyApproved, ErrSelfApproval,
+// ErrNotFound, an *InvalidArgumentError, or, when the decision stands
+// but the advancer failed, a *NotAdvancedError.
+func (e *Engine) Approve(ctx context.Context, itemID string, p Principal,
+	comment string,
+) (WorkItem, error) {
+	if err := checkText("comment", comment); err != nil {
+		return WorkItem{}, err
+	}
+
+	return e.act(ctx, itemID, p, func(w WorkItem, prof Profile) (Change, error) {
+		now := e.now()
+		return Approve(w, prof, p, comment, now, e.leaseFrom(now))
+	})
+}
+
+// Reject records p's rejection of the work item with a reason, which
+// decides it Rejected at once; the engine then advances it. It returns
+// what [Engine.Approve] returns, but never ErrAlreadyApproved or
+// ErrSelfApproval.
+func (e *Engine) Reject(ctx context.Context, itemID string, p Principal,
+	reason string,
+) (WorkItem, error) {
+	if err := checkText("reason", reason); err != nil {
+		return WorkItem{}, err
+	}
+
+	return e.act(ctx, itemID, p, func(w WorkItem, prof Profile) (Change, error) {
+		now := e.now()
+		return Reject(w, prof, p, reason, now, e.leaseFrom(now))
+	})
+}
+
+// act reads the work item and its profile, derives the change, and
+// writes it, again after each concurrent change; then it advances a
+// decision.
+func (e *Engine) act(ctx context.Context, itemID string, p Principal,
+	derive func(WorkItem, Profile) (Change, error),
+) (WorkItem, error) {
+	if err := checkID("work_item_id", itemID); err != nil {
+		return WorkItem{}, err
+	}
+
+	if err := ValidatePrincipal(p); err != nil {
+		return WorkItem{}, err
+	}
+
+	var c Change
+	err := e.retry(ctx, func() error {
+		w, prof, err := e.load(ctx, itemID)
+		if err != nil {
+			return err
+		}
+
+		c, err = derive(w, prof)
+		if err != nil {
+			return err
+		}
+
+		return e.store.Apply(ctx, c)
+	})
+	if err != nil {
+		return WorkItem{}, fmt.Errorf("work item %q: %w", itemID, err)
+	}
+
+	item := normalizeItem(c.Item)
+	if !item.Status.Decided() {
+		return item, nil
+	}
+
+	return e.advance(ctx, item)
+}
+
+// load reads a work item with its profile. A decided item whose
+// profile was deleted still loads, so acting on it says ErrNotPending.
+func (e *Engine) load(ctx context.Context, id string) (WorkItem, Profile, error) {
+	w, prof, err := e.store.GetWorkItemAndProfile(ctx, id)
+	if err == nil {
+		return w, prof, nil
+	}
+
+	if w.ID != "" && w.Status.Decided() && errors.Is(err, ErrNotFound) {
+		return w, Profile{ID: w.ProfileID}, nil
+	}
+
+	return WorkItem{}, Profile{}, err
+}
+
+// CanAct reports why p may not take action on the work item, or nil
+// if it may: ErrNotPending, a *NotAuthorizedError, ErrAlreadyApproved
+// or ErrSelfApproval, tested with errors.Is. A UI uses it to say why a
+// control is disabled.
+func (e *Engine) CanAct(ctx context.Context, itemID string, p Principal,
+	act Action,
+) error {
+	if act != ActionApprove && act != ActionReject {
+		return invalid("action", "unknown action %q", string(act))
+	}
+
+	if err := checkID("work_item_id", itemID); err != nil {
+		return err
+	}
+
+	if err := ValidatePrincipal(p); err != nil {
+		return err
+	}
+
+	w, prof, err := e.load(ctx, itemID)
+	if err != nil {
+		return fmt.Errorf("work item %q: %w", itemID, err)
+	}
+
+	return CheckAct(w, prof, p, act)
+}
+
+// Inbox returns a page of the Pending work items p may approve now:
+// bound to a profile that lists p, not yet approved by p, and not
+// requested by p unless the profile allows self-approval.
+func (e *Engine) Inbox(ctx context.Context, p Principal,
+	req PageRequest,
+) (Page[WorkItem], error) {
+	if err := ValidatePrincipal(p); err != nil {
+		return Page[WorkItem]{}, err
+	}
+
+	after, limit, err := req.decode()
+	if err != nil {
+		return Page[WorkItem]{}, err
+	}
+
+	profiles, err := e.profilesOf(ctx, p)
+	if err != nil || len(profiles) == 0 {
+		return Page[WorkItem]{}, err
+	}
+
+	q := WorkItemQuery{
+		Status:     StatusPending,
+		ProfileIDs: make([]string, 0, len(profiles)),
+		After:      after,
+		Limit:      limit + 1,
+	}
+	for id := range profiles {
+		q.ProfileIDs = append(q.ProfileIDs, id)
+	}
+
+	var out []WorkItem
+	for {
+		batch, err := e.store.ListWorkItems(ctx, q)
+		if err != nil {
+			return Page[WorkItem]{}, fmt.Errorf("list inbox: %w", err)
+		}
+
+		for _, w := range batch {
+			if CheckAct(w, profiles[w.ProfileID], p, ActionApprove) != nil {
+				continue
+			}
+
+			if len(out) == limit {
+				return Page[WorkItem]{Items: out, Next: encodeCursor(out[limit-1].ID)}, nil
+			}
+			out = append(out, normalizeItem(w))
+		}
+
+		if len(batch) < q.Limit {
+			return Page[WorkItem]{Items: out}, nil
+		}
+		q.After = batch[len(batch)-1].ID
+	}
+}
+
+// profilesOf returns the profiles that list p, by ID.
+func (e *Engine) profilesOf(ctx context.Context, p Principal) (map[string]Profile, error) {
+	out := make(map[string]Profile)
+	after := ""
+	for {
+		ps, err := e.store.ListProfiles(ctx, after, MaxPageSize)
+		if err != nil {
+			return nil, fmt.Errorf("list profiles: %w", err)
+		}
+
+		for _, prof := range ps {
+			if prof.Approvers.Allows(p) {
+				out[prof.ID] = prof
+			}
+		}
+
+		if len(ps) < MaxPageSize {
+			return out, nil
+		}
+		after = ps[len(ps)-1].ID
+	}
+}
+
+// normalizeItem gives an empty approval list one form, so every
+// backend returns the same value.
+func normalizeItem(w WorkItem) WorkItem {
+	w.Approvals = nilIfEmpty(w.Approvals)
+	return w
+}
+
+func itemID(w WorkItem) string {
+	return w.ID
+}

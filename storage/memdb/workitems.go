@@ -1,0 +1,170 @@
+package memdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// CreateWorkItem implements [approval.Store].
+func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem, profileVersion int64) error {
+	return s.write(ctx, func(txn *memdb.Txn) error {
+		prof, err := getProfileTxn(txn, w.ProfileID)
+		if err != nil {
+			return err
+		}
+
+		if prof.Version != profileVersion {
+			return fmt.Errorf("profile %q at version %d, not %d: %w",
+				prof.ID, prof.Version, profileVersion, approval.ErrConflict)
+		}
+
+		_, err = getItemTxn(txn, w.ID)
+		switch {
+		case err == nil:
+			return fmt.Errorf("work item %q exists: %w", w.ID, approval.ErrConflict)
+		case !errors.Is(err, approval.ErrNotFound):
+			return err
+		}
+
+		if err := checkPendingTxn(txn, w); err != nil {
+			return err
+		}
+
+		w = w.Clone()
+
+		return insert(txn, tableItems, &w)
+	})
+}
+
+// checkPendingTxn refuses a second Pending work item for a resource.
+func checkPendingTxn(txn *memdb.Txn, w approval.WorkItem) error {
+	var pending *approval.WorkItem
+	err := scan(txn, indexResource, itemResource, []string{itemResource(&w)}, "",
+		func(other *approval.WorkItem) bool {
+			if other.Status == approval.StatusPending {
+				pending = other
+			}
+
+			return pending == nil
+		})
+	if err != nil {
+		return fmt.Errorf("memdb: %w", err)
+	}
+
+	if pending != nil {
+		return &approval.PendingItemExistsError{
+			WorkItemID:   pending.ID,
+			ResourceType: w.ResourceType,
+			ResourceID:   w.ResourceID,
+		}
+	}
+
+	return nil
+}
+
+// GetWorkItem implements [approval.Store].
+func (s *Store) GetWorkItem(ctx context.Context, id string) (approval.WorkItem, error) {
+	var w approval.WorkItem
+	err := s.read(ctx, func(txn *memdb.Txn) error {
+		stored, err := getItemTxn(txn, id)
+		if err != nil {
+			return err
+		}
+
+		w = stored.Clone()
+
+		return nil
+	})
+
+	return w, err
+}
+
+// GetWorkItemAndProfile implements [approval.Store].
+func (s *Store) GetWorkItemAndProfile(ctx context.Context, id string) (approval.WorkItem, approval.Profile, error) {
+	var (
+		w approval.WorkItem
+		p approval.Profile
+	)
+	err := s.read(ctx, func(txn *memdb.Txn) error {
+		stored, err := getItemTxn(txn, id)
+		if err != nil {
+			return err
+		}
+		w = stored.Clone()
+
+		prof, err := getProfileTxn(txn, w.ProfileID)
+		if err != nil {
+			return err
+		}
+		p = prof.Clone()
+
+		return nil
+	})
+
+	return w, p, err
+}
+
+// ListWorkItems implements [approval.Store].
+func (s *Store) ListWorkItems(ctx context.Context, q approval.WorkItemQuery) ([]approval.WorkItem, error) {
+	var out []approval.WorkItem
+	if q.Limit <= 0 {
+		return out, nil
+	}
+
+	collect := func(w *approval.WorkItem) bool {
+		if matches(q, w) {
+			out = append(out, w.Clone())
+		}
+
+		return len(out) < q.Limit
+	}
+
+	err := s.read(ctx, func(txn *memdb.Txn) error {
+		index, keyf, keys := plan(q)
+		if index == "" {
+			return scanAll(txn, q.After, collect)
+		}
+
+		return scan(txn, index, keyf, keys, q.After, collect)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memdb: %w", err)
+	}
+
+	return out, nil
+}
+
+// Apply implements [approval.Store].
+func (s *Store) Apply(ctx context.Context, c approval.Change) error {
+	return s.write(ctx, func(txn *memdb.Txn) error {
+		cur, err := getItemTxn(txn, c.Item.ID)
+		if err != nil {
+			return err
+		}
+
+		if cur.Version != c.ReadVersion {
+			return fmt.Errorf("work item %q at version %d, not %d: %w",
+				cur.ID, cur.Version, c.ReadVersion, approval.ErrConflict)
+		}
+
+		prof, err := getProfileTxn(txn, cur.ProfileID)
+		if err != nil || prof.Version != c.ProfileVersion {
+			return fmt.Errorf("profile %q changed: %w",
+				cur.ProfileID, approval.ErrConflict)
+		}
+
+		if c.Approval != nil && cur.ApprovedBy(c.Approval.UserID) {
+			return fmt.Errorf("user %q on work item %q: %w",
+				c.Approval.UserID, cur.ID, approval.ErrAlreadyApproved)
+		}
+
+		next := c.Item.Clone()
+
+		return insert(txn, tableItems, &next)
+	})
+}
