@@ -1,0 +1,180 @@
+package storagetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// testStoreContract checks what the store must do on its own, whatever
+// its caller read: the conditions of its writes.
+func testStoreContract(t *testing.T, newStore NewStore) {
+	lease := approval.Lease{Owner: "engine-a", Until: epoch.Add(time.Hour)}
+
+	t.Run("StaleItemVersionConflicts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
+		ctx := t.Context()
+
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+
+		byAlice, err := approval.Approve(read, prof, alice, "", epoch, lease)
+		require.NoError(t, err)
+		byBob, err := approval.Approve(read, prof, bob, "", epoch, lease)
+		require.NoError(t, err)
+
+		require.NoError(t, b.store.Apply(ctx, byAlice))
+		require.ErrorIs(t, b.store.Apply(ctx, byBob), approval.ErrConflict)
+
+		got := b.get(t, w.ID)
+		require.Equal(t, int64(2), got.Version)
+		require.Equal(t, []string{"alice"}, approvers(got))
+	})
+
+	t.Run("StaleProfileVersionConflicts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+		require.Equal(t, p, prof)
+
+		c, err := approval.Approve(read, prof, alice, "", epoch, lease)
+		require.NoError(t, err)
+
+		// alice is removed between the read and the write.
+		p.Approvers.Users = nil
+		_, err = b.engine.UpdateProfile(ctx, p)
+		require.NoError(t, err)
+
+		require.ErrorIs(t, b.store.Apply(ctx, c), approval.ErrConflict)
+		require.Equal(t, w, b.get(t, w.ID))
+	})
+
+	t.Run("StoreRefusesDoubleApproval", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Three")
+		p.RequiredApprovals = 3
+		p, err := b.engine.UpdateProfile(t.Context(), p)
+		require.NoError(t, err)
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		_, err = b.engine.Approve(ctx, w.ID, alice, "")
+		require.NoError(t, err)
+
+		// A buggy caller builds a second approval by alice with the
+		// right versions; the store must refuse it by itself.
+		cur, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+
+		a := approval.Approval{UserID: "alice", At: epoch}
+		next := cur.Clone()
+		next.Approvals = append(next.Approvals, a)
+		next.Version++
+		err = b.store.Apply(ctx, approval.Change{
+			Action:         approval.ActionApprove,
+			Item:           next,
+			ReadVersion:    cur.Version,
+			ProfileVersion: prof.Version,
+			Approval:       &a,
+		})
+		require.ErrorIs(t, err, approval.ErrAlreadyApproved)
+		require.Equal(t, cur, b.get(t, w.ID))
+	})
+
+	t.Run("MissingRecords", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		ctx := t.Context()
+
+		_, _, err := b.store.GetWorkItemAndProfile(ctx, "missing")
+		require.ErrorIs(t, err, approval.ErrNotFound)
+
+		_, err = b.store.GetProfile(ctx, "missing")
+		require.ErrorIs(t, err, approval.ErrNotFound)
+
+		err = b.store.DeleteProfile(ctx, "missing", 1)
+		require.ErrorIs(t, err, approval.ErrNotFound)
+
+		err = b.store.UpdateAdvance(ctx, "missing", "", approval.Advance{})
+		require.ErrorIs(t, err, approval.ErrNotFound)
+	})
+
+	t.Run("AdvanceOfPendingItemConflicts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
+
+		err := b.store.UpdateAdvance(t.Context(), w.ID, "", approval.Advance{
+			State: approval.AdvanceDone,
+		})
+		require.ErrorIs(t, err, approval.ErrConflict)
+		require.Equal(t, w, b.get(t, w.ID))
+	})
+
+	t.Run("ReturnsCopies", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		_, err := b.engine.Approve(ctx, w.ID, alice, "")
+		require.NoError(t, err)
+
+		got, err := b.store.GetWorkItem(ctx, w.ID)
+		require.NoError(t, err)
+		got.Approvals[0].UserID = "mallory"
+		require.Equal(t, []string{"alice"}, approvers(b.get(t, w.ID)))
+
+		prof, err := b.store.GetProfile(ctx, p.ID)
+		require.NoError(t, err)
+		prof.Approvers.Users[0] = "mallory"
+
+		again, err := b.store.GetProfile(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{"alice"}, again.Approvers.Users)
+	})
+
+	t.Run("CanceledContext", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		w := b.item(t, p, "er-1", "")
+
+		ctx, cancel := contextCanceled(t)
+		cancel()
+
+		_, err := b.engine.Approve(ctx, w.ID, alice, "")
+		require.Error(t, err)
+		_, err = b.engine.CreateWorkItem(ctx, approval.WorkItemSpec{
+			ProfileID: p.ID, ResourceType: approval.IssuanceRequest, ResourceID: "ir-1",
+		})
+		require.Error(t, err)
+
+		require.Equal(t, w, b.get(t, w.ID))
+		page, err := b.engine.ListWorkItems(t.Context(), approval.WorkItemFilter{},
+			approval.PageRequest{})
+		require.NoError(t, err)
+		require.Equal(t, []string{w.ID}, ids(page.Items))
+	})
+}
+
+func approvers(w approval.WorkItem) []string {
+	var out []string
+	for _, a := range w.Approvals {
+		out = append(out, a.UserID)
+	}
+
+	return out
+}

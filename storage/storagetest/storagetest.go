@@ -1,0 +1,172 @@
+// Package storagetest is the conformance suite for [approval.Store]
+// implementations. Every backend of this module passes it, and so
+// should yours:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) approval.Store {
+//			return newTestStore(t) // fresh and empty each call
+//		})
+//	}
+//
+// The suite drives the store through an [approval.Engine], as a host
+// would, and through the store's own methods where the contract binds
+// the store alone. It covers every rule of the domain, pagination and
+// filters, the approver inbox, version conflicts, advance leases, a
+// concurrency test, and a property-based state-machine test written
+// with pgregory.net/rapid against a plain model of the rules. Run it
+// under -race.
+//
+// Subtests run in parallel and each asks newStore for a fresh, empty
+// store, so newStore must be safe to call concurrently.
+package storagetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// NewStore returns a fresh, empty store for one subtest. It registers
+// its own clean-up with t.
+type NewStore func(t *testing.T) approval.Store
+
+// Run runs the whole suite against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+
+	groups := []struct {
+		name string
+		run  func(*testing.T, NewStore)
+	}{
+		{"Profiles", testProfiles},
+		{"WorkItems", testWorkItems},
+		{"Decisions", testDecisions},
+		{"Advance", testAdvance},
+		{"Listing", testListing},
+		{"Inbox", testInbox},
+		{"StoreContract", testStoreContract},
+		{"Concurrency", testConcurrency},
+		{"StateMachine", testStateMachine},
+	}
+
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			g.run(t, newStore)
+		})
+	}
+}
+
+// epoch is where every fake clock of the suite starts.
+var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// bundle is what most tests work on: an engine over a fresh store,
+// with the clock and advancer it was given.
+type bundle struct {
+	store    approval.Store
+	engine   *approval.Engine
+	clock    *clock
+	advancer *advancer
+}
+
+// setup returns an engine over a fresh store, a fake clock and a
+// recording advancer.
+func setup(t *testing.T, newStore NewStore) *bundle {
+	t.Helper()
+
+	b := &bundle{
+		store:    newStore(t),
+		clock:    newClock(epoch),
+		advancer: newAdvancer(),
+	}
+	b.engine = b.newEngine(t, "engine-a")
+
+	return b
+}
+
+// newEngine returns another engine instance over the same store,
+// clock and advancer, as another process sharing the database.
+func (b *bundle) newEngine(t *testing.T, instance string) *approval.Engine {
+	t.Helper()
+
+	e, err := approval.NewEngine(b.store, b.advancer, &approval.Config{
+		Clock:      b.clock,
+		InstanceID: instance,
+		AdvancePolicy: approval.AdvancePolicy{
+			MaxAttempts: 3,
+			Backoff:     time.Second,
+			MaxBackoff:  4 * time.Second,
+		},
+	})
+	require.NoError(t, err)
+
+	return e
+}
+
+// Principals used across the suite. The profile made by twoOfThree
+// lists alice by user, the auditors group and the ca-admin role.
+var (
+	alice = approval.Principal{UserID: "alice"}
+	bob   = approval.Principal{UserID: "bob", Groups: []string{"auditors"}}
+	carol = approval.Principal{UserID: "carol", Roles: []string{"ca-admin"}}
+	dave  = approval.Principal{
+		UserID: "dave",
+		Groups: []string{"auditors"},
+		Roles:  []string{"ca-admin"},
+	}
+	mallory = approval.Principal{
+		UserID: "mallory",
+		Groups: []string{"sales"},
+		Roles:  []string{"ra-operator"},
+	}
+)
+
+// twoOfThree creates a profile requiring two approvals from a user, a
+// group or a role.
+func (b *bundle) twoOfThree(t *testing.T, name string) approval.Profile {
+	t.Helper()
+
+	p, err := b.engine.CreateProfile(t.Context(), approval.Profile{
+		Name:              name,
+		Description:       "high risk",
+		RequiredApprovals: 2,
+		Approvers: approval.Approvers{
+			Users:  []string{"alice"},
+			Groups: []string{"auditors"},
+			Roles:  []string{"ca-admin"},
+		},
+	})
+	require.NoError(t, err)
+
+	return p
+}
+
+// item creates a Pending enrollment work item for resource under
+// profile p, requested by requester (may be empty).
+func (b *bundle) item(t *testing.T, p approval.Profile, resource, requester string) approval.WorkItem {
+	t.Helper()
+
+	w, err := b.engine.CreateWorkItem(t.Context(), approval.WorkItemSpec{
+		ProfileID:    p.ID,
+		ResourceType: approval.EnrollmentRequest,
+		ResourceID:   resource,
+		Description:  "enrollment " + resource,
+		RequestedBy:  requester,
+	})
+	require.NoError(t, err)
+
+	return w
+}
+
+// get reads a work item through the engine.
+func (b *bundle) get(t *testing.T, id string) approval.WorkItem {
+	t.Helper()
+
+	w, err := b.engine.GetWorkItem(t.Context(), id)
+	require.NoError(t, err)
+
+	return w
+}
