@@ -24,7 +24,7 @@
 //
 // # Packages
 //
-// Package approval is the centre: the types, the rules as pure
+// Package approval is the core: the types, the rules as pure
 // functions, the Engine that callers use, and the two interfaces a
 // host and a backend implement: ResourceAdvancer, which moves a
 // gated request on once decided, and Store, which keeps profiles and

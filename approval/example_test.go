@@ -12,10 +12,12 @@ import (
 )
 
 // examplePrintAdvances is an advancer that prints what it is given.
-var examplePrintAdvances = approval.AdvancerFunc(func(_ context.Context, w approval.WorkItem) error {
+var examplePrintAdvances = approval.AdvancerFunc(examplePrintAdvance)
+
+func examplePrintAdvance(_ context.Context, w approval.WorkItem) error {
 	fmt.Printf("advance %s %s: %s\n", w.ResourceType, w.ResourceID, w.Status)
 	return nil
-})
+}
 
 // exampleEngine returns an engine on a fresh in-memory store whose IDs
 // are id-000001, id-000002, and so on.
@@ -32,9 +34,9 @@ func exampleEngine(adv approval.ResourceAdvancer) *approval.Engine {
 
 // exampleProfile creates a profile that requires the given number of
 // approvals from alice, the ra-officers group or the ca-admin role.
-func exampleProfile(e *approval.Engine, name string, required int) approval.Profile {
+func exampleProfile(e *approval.Engine, required int) approval.Profile {
 	p, err := e.CreateProfile(context.Background(), approval.Profile{
-		Name:              name,
+		Name:              "Enrollment",
 		RequiredApprovals: required,
 		Approvers: approval.Approvers{
 			Users:  []string{"alice"},
@@ -111,7 +113,7 @@ func ExampleEngine_CreateProfile() {
 func ExampleEngine_CreateWorkItem() {
 	ctx := context.Background()
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 
 	item, err := engine.CreateWorkItem(ctx, approval.WorkItemSpec{
 		ProfileID:    prof.ID,
@@ -157,7 +159,7 @@ func ExampleEngine_Approve() {
 	dave := approval.Principal{UserID: "dave", Groups: []string{"ra-officers"}}
 	erin := approval.Principal{UserID: "erin", Roles: []string{"ca-admin"}}
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 	item := exampleItem(engine, prof.ID, "enr-1", "dave")
 
 	item, err := engine.Approve(ctx, item.ID, alice, "checked the ID")
@@ -195,7 +197,7 @@ func ExampleEngine_Reject() {
 	alice := approval.Principal{UserID: "alice"}
 	bob := approval.Principal{UserID: "bob", Groups: []string{"ra-officers"}}
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 	item := exampleItem(engine, prof.ID, "enr-1", "dave")
 
 	item, err := engine.Reject(ctx, item.ID, bob, "unknown organization")
@@ -222,7 +224,7 @@ func ExampleEngine_CanApprove() {
 	erin := approval.Principal{UserID: "erin", Roles: []string{"ca-admin"}}
 	mallory := approval.Principal{UserID: "mallory"}
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 
 	for _, p := range []approval.Principal{alice, bob, erin, mallory} {
 		ok, err := engine.CanApprove(ctx, prof.ID, p)
@@ -247,7 +249,7 @@ func ExampleEngine_CanAct() {
 	erin := approval.Principal{UserID: "erin", Roles: []string{"ca-admin"}}
 	mallory := approval.Principal{UserID: "mallory"}
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 	item := exampleItem(engine, prof.ID, "enr-1", "dave")
 
 	if _, err := engine.Approve(ctx, item.ID, alice, ""); err != nil {
@@ -291,7 +293,7 @@ func ExampleEngine_Inbox() {
 	ctx := context.Background()
 	bob := approval.Principal{UserID: "bob", Groups: []string{"ra-officers"}}
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 2)
+	prof := exampleProfile(engine, 2)
 
 	exampleItem(engine, prof.ID, "enr-1", "bob")
 	done := exampleItem(engine, prof.ID, "enr-2", "dave")
@@ -318,7 +320,7 @@ func ExampleEngine_Inbox() {
 func ExampleEngine_ListWorkItems() {
 	ctx := context.Background()
 	engine := exampleEngine(examplePrintAdvances)
-	prof := exampleProfile(engine, "Enrollment", 1)
+	prof := exampleProfile(engine, 1)
 
 	for _, id := range []string{"enr-1", "enr-2", "enr-3"} {
 		exampleItem(engine, prof.ID, id, "")
@@ -369,7 +371,7 @@ func ExampleEngine_ResumeAdvances() {
 	})
 
 	engine := exampleEngine(advancer)
-	prof := exampleProfile(engine, "Enrollment", 1)
+	prof := exampleProfile(engine, 1)
 	item := exampleItem(engine, prof.ID, "enr-1", "")
 
 	item, err := engine.Approve(ctx, item.ID, alice, "")
@@ -409,7 +411,7 @@ func ExampleRouter() {
 	}
 
 	engine := exampleEngine(router)
-	prof := exampleProfile(engine, "Enrollment", 1)
+	prof := exampleProfile(engine, 1)
 
 	enr := exampleItem(engine, prof.ID, "enr-1", "")
 	if _, err := engine.Approve(ctx, enr.ID, alice, ""); err != nil {

@@ -134,6 +134,7 @@ func TestNewFailsTheTestOnBadConfig(t *testing.T) {
 	t.Parallel()
 
 	msg := fatal(t, func(ft testing.TB) {
+		ft.Helper()
 		approvaltest.New(ft, approvaltest.WithConfig(approval.Config{
 			Clock: approvaltest.NewFakeClock(time.Time{}),
 		}))
@@ -141,6 +142,7 @@ func TestNewFailsTheTestOnBadConfig(t *testing.T) {
 	require.Contains(t, msg, "Config.Clock must be nil")
 
 	msg = fatal(t, func(ft testing.TB) {
+		ft.Helper()
 		approvaltest.New(ft, approvaltest.WithConfig(approval.Config{
 			InstanceID: " padded ",
 		}))
@@ -154,11 +156,13 @@ func TestHelpersFailTheTestWhenRefused(t *testing.T) {
 	h := approvaltest.New(t)
 
 	msg := fatal(t, func(ft testing.TB) {
+		ft.Helper()
 		h.Profile(ft, 2, "alice")
 	})
 	require.Contains(t, msg, "profile.required_approvals")
 
 	msg = fatal(t, func(ft testing.TB) {
+		ft.Helper()
 		h.WorkItem(ft, "no-such-profile", approval.EnrollmentRequest, "enr-1")
 	})
 	require.Contains(t, msg, "not found")

@@ -13,6 +13,8 @@ import (
 
 // testApprovedEnrollmentIsAdvanced is a unit test as a team writes
 // it: go test passes t, and the harness needs no database.
+//
+//nolint:thelper // a test body, not a helper: go test would call it
 func testApprovedEnrollmentIsAdvanced(t testing.TB) {
 	h := approvaltest.New(t)
 	prof := h.Profile(t, 2, "alice", "bob")
@@ -31,6 +33,8 @@ func testApprovedEnrollmentIsAdvanced(t testing.TB) {
 
 // testFailedAdvanceIsResumed makes the first advance fail and checks
 // that the decision stands and a resume advances it.
+//
+//nolint:thelper // a test body, not a helper: go test would call it
 func testFailedAdvanceIsResumed(t testing.TB) {
 	h := approvaltest.New(t,
 		approvaltest.WithAdvancer(approvaltest.FailFirst(1, nil)))

@@ -78,8 +78,9 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	s := story{ctx: ctx, engine: engine, prof: prof, clock: clock, n: n}
-	s.say("profile %q: %d approvals from user %s, group %s or role %s",
-		prof.Name, prof.RequiredApprovals, prof.Approvers.Users[0],
+	s.say("profile %q needs %d approvals from:",
+		prof.Name, prof.RequiredApprovals)
+	s.note("user %s, group %s or role %s", prof.Approvers.Users[0],
 		prof.Approvers.Groups[0], prof.Approvers.Roles[0])
 
 	if err := s.enrollment(); err != nil {
@@ -140,7 +141,7 @@ func (s story) enrollment() error {
 
 // issuance gates an issuance request and rejects it.
 func (s story) issuance() error {
-	s.clock.at(9, 30)
+	s.clock.at(10, 30)
 	item, err := s.engine.CreateWorkItem(s.ctx, approval.WorkItemSpec{
 		ProfileID:    s.prof.ID,
 		ResourceType: approval.IssuanceRequest,
@@ -154,7 +155,7 @@ func (s story) issuance() error {
 	s.say("dave requests issuance iss-2001 for end entity jdoe")
 	s.result(item)
 
-	s.clock.at(9, 45)
+	s.clock.at(11, 5)
 	reason := "key is RSA-1024; policy requires 2048 bits"
 	s.say("bob (%s) rejects %s: %q", s.via(bob), item.ID, reason)
 
@@ -186,9 +187,13 @@ func (s story) refused(itemID string, p approval.Principal, want error) error {
 	s.say("%s (%s) tries to approve %s", p.UserID, s.via(p), itemID)
 
 	_, err := s.engine.Approve(s.ctx, itemID, p, "")
-	if !errors.Is(err, want) {
-		return fmt.Errorf("%s approving %s: got %v, want %w",
-			p.UserID, itemID, err, want)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%s approving %s: accepted, want %q",
+			p.UserID, itemID, want.Error())
+	case !errors.Is(err, want):
+		return fmt.Errorf("%s approving %s: want %q, got: %w",
+			p.UserID, itemID, want.Error(), err)
 	}
 
 	var notApprover *approval.NotAuthorizedError

@@ -9,7 +9,8 @@ import (
 )
 
 // want is the whole story, as a newcomer sees it.
-const want = `09:00 profile "High-risk enrollment": 2 approvals from user alice, group ra-officers or role ca-admin
+const want = `09:00 profile "High-risk enrollment" needs 2 approvals from:
+      user alice, group ra-officers or role ca-admin
 09:00 dave requests enrollment enr-1001 for end entity jdoe
       work item wi-0001 is pending, 0 of 2 approvals
 09:05 mallory (no approver) tries to approve wi-0001
@@ -21,9 +22,9 @@ const want = `09:00 profile "High-risk enrollment": 2 approvals from user alice,
 09:20 erin (role ca-admin) approves wi-0001
       advance Enrollment Request enr-1001: approved by alice, erin; end entity to New
       work item wi-0001 is approved, 2 of 2 approvals
-09:30 dave requests issuance iss-2001 for end entity jdoe
+10:30 dave requests issuance iss-2001 for end entity jdoe
       work item wi-0002 is pending, 0 of 2 approvals
-09:45 bob (group ra-officers) rejects wi-0002: "key is RSA-1024; policy requires 2048 bits"
+11:05 bob (group ra-officers) rejects wi-0002: "key is RSA-1024; policy requires 2048 bits"
       advance Issuance Request iss-2001: rejected; request failed
       work item wi-0002 is rejected by bob
 `
