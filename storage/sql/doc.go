@@ -1,0 +1,94 @@
+// Package sqlstore is an [approval.Store] over database/sql for
+// PostgreSQL, MySQL or MariaDB, and SQLite. Its directory is
+// storage/sql, but the package is named sqlstore so that it does not
+// shadow database/sql in the files that import both.
+//
+// The caller opens the *sql.DB with the driver of its choice, names
+// the dialect, and migrates once at start-up:
+//
+//	db, err := sql.Open("pgx", "postgres://app@db/otpki")
+//	...
+//	store, err := sqlstore.New(db, sqlstore.Postgres, nil)
+//	...
+//	err = store.Migrate(ctx)
+//
+// The package itself imports no driver. It recognizes the errors of
+// pgx (and lib/pq), go-sql-driver/mysql and modernc.org/sqlite by
+// what they expose, and retries a whole transaction, a bounded number
+// of times with jitter, only on the errors that mean the database
+// aborted it: PostgreSQL serialization failures and deadlocks (40001,
+// 40P01), MySQL deadlocks and lock wait timeouts (1213, 1205), and
+// SQLite's busy and locked codes. Any other error is returned,
+// wrapped, at once.
+//
+// # Schema
+//
+// Three tables, named after a configurable prefix (default
+// "workitems_"): profiles; work_items, which carries the item's
+// approvals as JSON text so that one row is the whole item; and
+// approvals, one row per approval, whose primary key (work_item_id,
+// user_id) lets no user approve twice. A unique index allows one
+// Pending work item per resource: partial on PostgreSQL and SQLite,
+// on a generated column that is NULL once the item is decided on
+// MySQL. IDs sort by byte order on every dialect: the "C" collation
+// on PostgreSQL, utf8mb4_bin on MySQL, BINARY on SQLite. Times are
+// stored in UTC to the microsecond: timestamptz, DATETIME(6), and
+// Unix microseconds in an INTEGER on SQLite; the zero time is NULL.
+//
+// [Store.Migrate] applies the numbered SQL files embedded from
+// migrations/<dialect>/ and records each version in the
+// schema_versions table.
+//
+// # Round trips
+//
+// An approval through [approval.Engine] reads the item and its
+// profile in one statement, then writes:
+//
+//   - PostgreSQL: one statement in autocommit, which locks the
+//     profile row FOR SHARE, updates the item if it is still at the
+//     version read, and inserts the approval row: 2 round trips.
+//   - MySQL: a transaction of two statements, the conditional update
+//     (which reads the profile row LOCK IN SHARE MODE) and the
+//     approval row: BEGIN, 2 statements and COMMIT, 5 round trips in
+//     all with interpolateParams=true. A rejection is one statement.
+//   - SQLite: BEGIN IMMEDIATE, the same two statements, COMMIT.
+//
+// When the conditional write changes nothing, one more read tells
+// ErrNotFound from ErrConflict.
+//
+// # PostgreSQL
+//
+// Use github.com/jackc/pgx/v5/stdlib (driver name "pgx"); the database
+// must use the UTF8 encoding, which Migrate checks. The schema and
+// queries avoid advisory locks, triggers and LISTEN/NOTIFY, so that
+// they stay within what CockroachDB and YugabyteDB accept. Known
+// exceptions: the "C" collation on ID columns and FOR SHARE are
+// PostgreSQL spellings whose support differs between versions of
+// those systems; this package is tested on PostgreSQL only.
+//
+// # MySQL and MariaDB
+//
+// Use github.com/go-sql-driver/mysql with MySQL 8.0 or later, or
+// MariaDB 10.6 or later (for SKIP LOCKED). The store needs neither
+// parseTime nor a particular loc: it writes DATETIME(6) values as UTC
+// text and reads either form. It needs the connection character set
+// utf8mb4, the driver's default, which Migrate checks. Recommended:
+//
+//	root@tcp(127.0.0.1:3306)/otpki?interpolateParams=true
+//
+// interpolateParams=true saves a prepare round trip per statement.
+// Migrate takes a named lock (GET_LOCK), since MySQL commits DDL
+// statement by statement.
+//
+// # SQLite
+//
+// Use modernc.org/sqlite (driver name "sqlite"). Recommended DSN:
+//
+//	file:/var/lib/otpki/workitems.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate
+//
+// WAL lets readers run beside the single writer, and busy_timeout
+// makes a writer wait for the lock instead of failing at once. The
+// store begins its write transactions with BEGIN IMMEDIATE on a
+// connection of its own whatever the DSN says; _txlock=immediate
+// does the same for transactions the host runs on the same pool.
+package sqlstore

@@ -1,0 +1,96 @@
+package sqlstore
+
+// mysqlQueries is the SQL of MySQL 8 and MariaDB 10.6 or later.
+// Reads that must see the latest committed row lock it, which also
+// makes them independent of the isolation level: LOCK IN SHARE MODE
+// is the spelling both servers accept.
+var mysqlQueries = queries{
+	insertProfile: `INSERT INTO {p}profiles (` + profileCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
+	getProfile: `SELECT ` + profileCols + `
+		FROM {p}profiles WHERE id = ?`,
+
+	listProfiles: `SELECT ` + profileCols + `
+		FROM {p}profiles WHERE id > ? ORDER BY id LIMIT ?`,
+
+	updateProfile: `UPDATE {p}profiles SET
+		name = ?, description = ?, required_approvals = ?,
+		approvers = ?, allow_self_approval = ?, version = ?,
+		created_at = ?, updated_at = ?
+		WHERE id = ? AND version = ?`,
+
+	lockProfile: `SELECT version FROM {p}profiles
+		WHERE id = ? FOR UPDATE`,
+
+	pendingOfProfile: `SELECT id FROM {p}work_items
+		WHERE profile_id = ? AND status = 'pending'
+		ORDER BY id LIMIT 1 LOCK IN SHARE MODE`,
+
+	deleteProfile: `DELETE FROM {p}profiles WHERE id = ?`,
+
+	insertItem: `INSERT INTO {p}work_items (` + itemCols + `)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		FROM {p}profiles WHERE id = ? AND version = ?
+		LOCK IN SHARE MODE`,
+
+	insertApproval: `INSERT INTO {p}approvals
+		(work_item_id, user_id, comment, approved_at)
+		VALUES (?, ?, ?, ?)`,
+
+	getItem: `SELECT ` + itemCols + `
+		FROM {p}work_items WHERE id = ?`,
+
+	getItemAndProfile: `SELECT ` + itemColsW + `, ` + profileColsP + `
+		FROM {p}work_items w
+		LEFT JOIN {p}profiles p ON p.id = w.profile_id
+		WHERE w.id = ?`,
+
+	itemState: `SELECT version, status, lease_owner
+		FROM {p}work_items WHERE id = ?`,
+
+	pendingOfResource: `SELECT id FROM {p}work_items
+		WHERE resource_type = ? AND resource_id = ?
+		AND status = 'pending'`,
+
+	// The profile row is read with a shared lock, so a concurrent
+	// profile edit waits for this transaction, and this one sees the
+	// latest committed version.
+	updateItem: `UPDATE {p}work_items SET
+		status = ?, approvals = ?,
+		rejected_by = ?, rejection_reason = ?, rejected_at = ?,
+		advance_state = ?, advance_attempts = ?, advance_error = ?,
+		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
+		advanced_at = ?, version = ?, decided_at = ?
+		WHERE id = ? AND version = ?
+		AND ? = (SELECT p.version FROM {p}profiles p
+			WHERE p.id = {p}work_items.profile_id
+			LOCK IN SHARE MODE)`,
+
+	selectClaimable: `SELECT ` + itemCols + `
+		FROM {p}work_items
+		WHERE advance_state = 'due' AND id > ?
+		AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?)
+		AND (lease_owner = '' OR lease_until IS NULL OR lease_until <= ?)
+		ORDER BY id
+		LIMIT ?
+		FOR UPDATE SKIP LOCKED`,
+
+	leaseItems: `UPDATE {p}work_items
+		SET lease_owner = ?, lease_until = ?
+		WHERE id IN `,
+
+	updateAdvance: `UPDATE {p}work_items SET
+		advance_state = ?, advance_attempts = ?, advance_error = ?,
+		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
+		advanced_at = ?
+		WHERE id = ? AND status <> 'pending' AND lease_owner = ?`,
+
+	selectItems: `SELECT ` + itemCols + ` FROM {p}work_items`,
+
+	schemaVersion: `SELECT MAX(version) FROM {p}schema_versions`,
+
+	insertVersion: `INSERT INTO {p}schema_versions (version, applied_at)
+		VALUES (?, ?)`,
+}

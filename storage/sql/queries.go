@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// queries holds the SQL text of one dialect, with {p} where the table
+// prefix goes. Every statement takes its arguments in the order its
+// field's comment gives, the same on every dialect.
+type queries struct {
+	// insertProfile: id, then profileArgs.
+	insertProfile string
+
+	// getProfile: id.
+	getProfile string
+
+	// listProfiles: after, limit.
+	listProfiles string
+
+	// updateProfile: profileArgs, id, read version.
+	updateProfile string
+
+	// lockProfile reads the version of a profile and locks it
+	// against concurrent writes until the transaction ends: id.
+	lockProfile string
+
+	// pendingOfProfile finds a Pending work item bound to a profile,
+	// seeing every committed row: profile id.
+	pendingOfProfile string
+
+	// deleteProfile: id.
+	deleteProfile string
+
+	// insertItem inserts a work item if its profile is at a version,
+	// keeping the profile from changing until the transaction ends:
+	// id, profile id, itemArgs, profile id, profile version.
+	insertItem string
+
+	// insertApproval: work item id, user id, comment, time.
+	insertApproval string
+
+	// getItem: id.
+	getItem string
+
+	// getItemAndProfile reads an item and, by an outer join, its
+	// profile: id.
+	getItemAndProfile string
+
+	// itemState reads what classifies a failed write: version,
+	// status and lease owner; id.
+	itemState string
+
+	// pendingOfResource finds the Pending work item of a resource:
+	// resource type, resource id.
+	pendingOfResource string
+
+	// updateItem writes a change if the item and its profile are at
+	// the versions read: changeArgs, id, read version, profile
+	// version.
+	updateItem string
+
+	// applyItem, where the dialect has it, does what updateItem and
+	// insertApproval do in one statement and returns the number of
+	// items updated: changeArgs, id, read version, profile version,
+	// then user id, comment and time of the approval, all NULL for
+	// none. Empty where the dialect runs the two in a transaction.
+	applyItem string
+
+	// claimAdvances, where the dialect has it, leases due items in
+	// one statement and returns them: owner, lease until, after, due
+	// by (NULL for no bound), now, limit.
+	claimAdvances string
+
+	// selectClaimable reads the items a claim may lease, locking
+	// them where the dialect can: after, due by, due by, now, limit.
+	selectClaimable string
+
+	// leaseItems, followed by the IN list built for the claimed IDs:
+	// owner, lease until, ids.
+	leaseItems string
+
+	// updateAdvance: advanceArgs, id, owner.
+	updateAdvance string
+
+	// selectItems starts a listing; the WHERE clause is built from
+	// the query.
+	selectItems string
+
+	// schemaVersion reads the newest applied schema version.
+	schemaVersion string
+
+	// insertVersion records a schema version: version, time.
+	insertVersion string
+}
+
+func queriesFor(d Dialect) (*queries, error) {
+	switch d {
+	case Postgres:
+		return &postgresQueries, nil
+	case MySQL:
+		return &mysqlQueries, nil
+	case SQLite:
+		return &sqliteQueries, nil
+	}
+
+	return nil, &approval.InvalidArgumentError{
+		Field:  "dialect",
+		Reason: "unknown dialect " + strconv.Itoa(int(d)),
+	}
+}
+
+// withPrefix returns a copy of q with prefix in every text.
+func (q *queries) withPrefix(prefix string) *queries {
+	out := *q
+	for _, f := range out.texts() {
+		*f = expand(*f, prefix)
+	}
+
+	return &out
+}
+
+func (q *queries) texts() []*string {
+	return []*string{
+		&q.insertProfile, &q.getProfile, &q.listProfiles,
+		&q.updateProfile, &q.lockProfile, &q.pendingOfProfile,
+		&q.deleteProfile, &q.insertItem, &q.insertApproval,
+		&q.getItem, &q.getItemAndProfile, &q.itemState,
+		&q.pendingOfResource, &q.updateItem, &q.applyItem,
+		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
+		&q.updateAdvance, &q.selectItems, &q.schemaVersion,
+		&q.insertVersion,
+	}
+}
+
+// qualify puts alias. before each column of a comma-separated list.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+
+	return strings.Join(parts, ", ")
+}
+
+// placeholder returns the n-th (from 1) bind parameter of d.
+func placeholder(d Dialect, n int) string {
+	if d == Postgres {
+		return "$" + strconv.Itoa(n)
+	}
+
+	return "?"
+}
+
+// inList returns "(p1, p2, ...)" with count parameters numbered from
+// first.
+func inList(d Dialect, first, count int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range count {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(placeholder(d, first+i))
+	}
+	b.WriteByte(')')
+
+	return b.String()
+}

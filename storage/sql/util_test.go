@@ -1,0 +1,15 @@
+package sqlstore_test
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+var sqliteMu sync.Mutex
+
+// contextWithTimeout is for clean-ups, which run after the test's
+// context is done.
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
