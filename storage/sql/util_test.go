@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -12,4 +13,8 @@ var sqliteMu sync.Mutex
 // context is done.
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+func itoa(n int) string {
+	return strconv.Itoa(n)
 }
