@@ -77,17 +77,17 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
-	s := story{ctx: ctx, engine: engine, prof: prof, clock: clock, n: n}
+	s := story{engine: engine, prof: prof, clock: clock, n: n}
 	s.say("profile %q needs %d approvals from:",
 		prof.Name, prof.RequiredApprovals)
 	s.note("user %s, group %s or role %s", prof.Approvers.Users[0],
 		prof.Approvers.Groups[0], prof.Approvers.Roles[0])
 
-	if err := s.enrollment(); err != nil {
+	if err := s.enrollment(ctx); err != nil {
 		return err
 	}
 
-	if err := s.issuance(); err != nil {
+	if err := s.issuance(ctx); err != nil {
 		return err
 	}
 
@@ -96,7 +96,6 @@ func run(ctx context.Context, out io.Writer) error {
 
 // story holds what every step of the narration needs.
 type story struct {
-	ctx    context.Context
 	engine *approval.Engine
 	prof   approval.Profile
 	clock  *storyClock
@@ -105,8 +104,8 @@ type story struct {
 
 // enrollment gates an enrollment request: two refusals, then two
 // approvals, and the advance.
-func (s story) enrollment() error {
-	item, err := s.engine.CreateWorkItem(s.ctx, approval.WorkItemSpec{
+func (s story) enrollment(ctx context.Context) error {
+	item, err := s.engine.CreateWorkItem(ctx, approval.WorkItemSpec{
 		ProfileID:    s.prof.ID,
 		ResourceType: approval.EnrollmentRequest,
 		ResourceID:   "enr-1001",
@@ -120,29 +119,29 @@ func (s story) enrollment() error {
 	s.result(item)
 
 	s.clock.at(9, 5)
-	if err := s.refused(item.ID, mallory, approval.ErrNotAuthorized); err != nil {
+	if err := s.refused(ctx, item.ID, mallory, approval.ErrNotAuthorized); err != nil {
 		return err
 	}
 
 	s.clock.at(9, 7)
-	if err := s.refused(item.ID, dave, approval.ErrSelfApproval); err != nil {
+	if err := s.refused(ctx, item.ID, dave, approval.ErrSelfApproval); err != nil {
 		return err
 	}
 
 	s.clock.at(9, 10)
-	if err := s.approve(item.ID, alice); err != nil {
+	if err := s.approve(ctx, item.ID, alice); err != nil {
 		return err
 	}
 
 	s.clock.at(9, 20)
 
-	return s.approve(item.ID, erin)
+	return s.approve(ctx, item.ID, erin)
 }
 
 // issuance gates an issuance request and rejects it.
-func (s story) issuance() error {
+func (s story) issuance(ctx context.Context) error {
 	s.clock.at(10, 30)
-	item, err := s.engine.CreateWorkItem(s.ctx, approval.WorkItemSpec{
+	item, err := s.engine.CreateWorkItem(ctx, approval.WorkItemSpec{
 		ProfileID:    s.prof.ID,
 		ResourceType: approval.IssuanceRequest,
 		ResourceID:   "iss-2001",
@@ -159,7 +158,7 @@ func (s story) issuance() error {
 	reason := "key is RSA-1024; policy requires 2048 bits"
 	s.say("bob (%s) rejects %s: %q", s.via(bob), item.ID, reason)
 
-	item, err = s.engine.Reject(s.ctx, item.ID, bob, reason)
+	item, err = s.engine.Reject(ctx, item.ID, bob, reason)
 	if err != nil {
 		return err
 	}
@@ -169,10 +168,12 @@ func (s story) issuance() error {
 }
 
 // approve has p approve the item and tells the outcome.
-func (s story) approve(itemID string, p approval.Principal) error {
+func (s story) approve(ctx context.Context, itemID string,
+	p approval.Principal,
+) error {
 	s.say("%s (%s) approves %s", p.UserID, s.via(p), itemID)
 
-	item, err := s.engine.Approve(s.ctx, itemID, p, "")
+	item, err := s.engine.Approve(ctx, itemID, p, "")
 	if err != nil {
 		return err
 	}
@@ -183,10 +184,12 @@ func (s story) approve(itemID string, p approval.Principal) error {
 
 // refused has p try to approve the item, tells why the engine refused,
 // and fails unless it refused for the reason want.
-func (s story) refused(itemID string, p approval.Principal, want error) error {
+func (s story) refused(ctx context.Context, itemID string,
+	p approval.Principal, want error,
+) error {
 	s.say("%s (%s) tries to approve %s", p.UserID, s.via(p), itemID)
 
-	_, err := s.engine.Approve(s.ctx, itemID, p, "")
+	_, err := s.engine.Approve(ctx, itemID, p, "")
 	switch {
 	case err == nil:
 		return fmt.Errorf("%s approving %s: accepted, want %q",
