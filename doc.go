@@ -36,7 +36,9 @@
 //
 // Storage backends implement approval.Store. Package storage/memdb
 // keeps everything in memory on hashicorp/go-memdb, for tests, demos
-// and hosts that rebuild their state on start-up. Package
+// and hosts that rebuild their state on start-up. Package sqlstore,
+// in storage/sql, keeps it in PostgreSQL, MySQL or MariaDB, or SQLite
+// through database/sql, with the driver the host chooses. Package
 // storage/storagetest is the conformance suite that proves a backend,
 // ours or one a host writes, keeps the Store contract.
 //
@@ -69,7 +71,8 @@
 //     advanced" mark are written together; the mark is cleared only
 //     when the advancer returns nil. A failed advance is reported as
 //     approval.ErrNotAdvanced, the decision stands, and
-//     Engine.ResumeAdvances tries again. The advancer may therefore
+//     Engine.ResumeAdvances, or a running approval.Dispatcher, tries
+//     again. The advancer may therefore
 //     see one decision more than once and must be idempotent, with
 //     the work item ID as its key.
 //
