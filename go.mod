@@ -3,6 +3,7 @@ module github.com/otpki/workitems
 go 1.24.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/go-memdb v1.3.5

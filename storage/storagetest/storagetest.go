@@ -12,9 +12,13 @@
 // would, and through the store's own methods where the contract binds
 // the store alone. It covers every rule of the domain, pagination and
 // filters, the approver inbox, version conflicts, advance leases, a
-// concurrency test, and a property-based state-machine test written
-// with pgregory.net/rapid against a plain model of the rules. Run it
-// under -race.
+// concurrency test, a property-based state-machine test written with
+// pgregory.net/rapid against a plain model of the rules, fault tests
+// (an instance crashing between decision and advance, a final approval
+// racing a rejection, a revocation racing an approval), and a
+// linearizability check of concurrent histories with porcupine. Run it
+// under -race. WORKITEMS_TRIALS raises the repetitions of the fault
+// tests for heavier runs.
 //
 // Subtests run in parallel and each asks newStore for a fresh, empty
 // store, so newStore must be safe to call concurrently.
@@ -50,6 +54,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"StoreContract", testStoreContract},
 		{"Concurrency", testConcurrency},
 		{"StateMachine", testStateMachine},
+		{"Faults", testFaults},
+		{"Linearizable", testLinearizable},
 	}
 
 	for _, g := range groups {
