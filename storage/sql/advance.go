@@ -16,7 +16,9 @@ import (
 // transaction that does the same in two statements. On SQLite, whose
 // single writer serializes claims, it is a BEGIN IMMEDIATE
 // transaction.
-func (s *Store) ClaimAdvances(ctx context.Context, c approval.AdvanceClaim) ([]approval.WorkItem, error) {
+func (s *Store) ClaimAdvances(ctx context.Context,
+	c approval.AdvanceClaim,
+) ([]approval.WorkItem, error) {
 	if c.Limit <= 0 {
 		return nil, nil
 	}
@@ -43,13 +45,17 @@ func (s *Store) ClaimAdvances(ctx context.Context, c approval.AdvanceClaim) ([]a
 	return out, nil
 }
 
-func (s *Store) claimOne(ctx context.Context, c approval.AdvanceClaim) ([]approval.WorkItem, error) {
+func (s *Store) claimOne(ctx context.Context,
+	c approval.AdvanceClaim,
+) ([]approval.WorkItem, error) {
 	return s.queryItems(ctx, s.db, s.q.claimAdvances,
 		c.Owner, s.timeArg(c.LeaseUntil), c.After,
 		s.timeArg(c.DueBy), s.timeArg(c.Now), c.Limit)
 }
 
-func (s *Store) claimTx(ctx context.Context, c approval.AdvanceClaim) ([]approval.WorkItem, error) {
+func (s *Store) claimTx(ctx context.Context,
+	c approval.AdvanceClaim,
+) ([]approval.WorkItem, error) {
 	var out []approval.WorkItem
 	err := s.inTx(ctx, func(tx execer) error {
 		due := s.timeArg(c.DueBy)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/otpki/workitems/approval"
 )
@@ -45,7 +46,7 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) error {
 // none when a version no longer holds.
 func (s *Store) apply(ctx context.Context, c approval.Change, args []any) (int64, error) {
 	if s.q.applyItem != "" {
-		all := append(args[:len(args):len(args)], s.approvalArgs(c.Approval)...)
+		all := slices.Concat(args, s.approvalArgs(c.Approval))
 
 		var n int64
 		err := s.db.QueryRowContext(ctx, s.q.applyItem, all...).Scan(&n)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,4 +172,20 @@ func dropOnCleanup(t *testing.T, db *sql.DB, s *sqlstore.Store) {
 			require.NoError(t, err)
 		}
 	})
+}
+
+// mysqlDSN returns the MySQL DSN of the environment, skipping the
+// test without one.
+func mysqlDSN(t *testing.T) string {
+	t.Helper()
+
+	backends()[2].open(t)
+
+	return os.Getenv(envMySQL)
+}
+
+// withOptions replaces the query of a go-sql-driver/mysql DSN.
+func withOptions(dsn, opts string) string {
+	base, _, _ := strings.Cut(dsn, "?")
+	return base + "?" + opts
 }

@@ -40,6 +40,8 @@ func TestContention(t *testing.T) {
 }
 
 func testContention(t *testing.T, b backend) {
+	t.Helper()
+
 	const (
 		engines  = 4
 		items    = 12

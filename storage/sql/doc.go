@@ -84,7 +84,9 @@
 //
 // Use modernc.org/sqlite (driver name "sqlite"). Recommended DSN:
 //
-//	file:/var/lib/otpki/workitems.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate
+//	dsn := "file:/var/lib/otpki/workitems.db" +
+//		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+//		"&_pragma=foreign_keys(1)&_txlock=immediate"
 //
 // WAL lets readers run beside the single writer, and busy_timeout
 // makes a writer wait for the lock instead of failing at once. The

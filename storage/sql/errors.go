@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/otpki/workitems/approval"
@@ -54,18 +56,13 @@ const (
 // It imports no driver: each driver's error is recognized by what it
 // exposes, walking the whole chain of wrapped errors.
 func classify(err error) errKind {
-	var kind errKind
-	walk(err, func(e error) bool {
-		kind = classifyOne(e)
-		return kind == kindOther
-	})
+	if err == nil {
+		return kindOther
+	}
 
-	return kind
-}
-
-func classifyOne(err error) errKind {
-	if e, ok := err.(sqlStater); ok {
-		switch e.SQLState() {
+	var st sqlStater
+	if errors.As(err, &st) {
+		switch st.SQLState() {
 		case "40001", "40P01":
 			return kindRetry
 		case "23505":
@@ -75,8 +72,9 @@ func classifyOne(err error) errKind {
 		return kindOther
 	}
 
-	if e, ok := err.(coder); ok {
-		code := e.Code()
+	var c coder
+	if errors.As(err, &c) {
+		code := c.Code()
 		switch {
 		case code&0xff == sqliteBusy, code&0xff == sqliteLocked:
 			return kindRetry
@@ -87,16 +85,29 @@ func classifyOne(err error) errKind {
 		return kindOther
 	}
 
-	if n, ok := mysqlNumber(err); ok {
+	return classifyMySQL(err)
+}
+
+// classifyMySQL looks for a MySQL server error along err's chain.
+func classifyMySQL(err error) errKind {
+	kind := kindOther
+	walk(err, func(e error) bool {
+		n, ok := mysqlNumber(e)
+		if !ok {
+			return true
+		}
+
 		switch n {
 		case mysqlDeadlock, mysqlLockWaitTimeout:
-			return kindRetry
+			kind = kindRetry
 		case mysqlDupEntry, mysqlDupEntryKeyName:
-			return kindUnique
+			kind = kindUnique
 		}
-	}
 
-	return kindOther
+		return false
+	})
+
+	return kind
 }
 
 // mysqlNumber returns the server error number of a *MySQLError of
@@ -127,7 +138,12 @@ func mysqlNumber(err error) (uint16, bool) {
 		return 0, false
 	}
 
-	return uint16(f.Uint()), true
+	n := f.Uint()
+	if n > math.MaxUint16 {
+		return 0, false
+	}
+
+	return uint16(n), true
 }
 
 // walk calls visit on err and every error it wraps, depth first,
@@ -141,18 +157,17 @@ func walk(err error, visit func(error) bool) bool {
 		return false
 	}
 
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return walk(u.Unwrap(), visit)
-	case interface{ Unwrap() []error }:
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range u.Unwrap() {
 			if !walk(e, visit) {
 				return false
 			}
 		}
+
+		return true
 	}
 
-	return true
+	return walk(errors.Unwrap(err), visit)
 }
 
 // isUnique reports whether err is a unique violation.

@@ -64,10 +64,10 @@ func TestClassifySQLite(t *testing.T) {
 	requireOther(t, db)
 
 	_, err = db.ExecContext(t.Context(),
-		"INSERT INTO "+table+" (id, n) VALUES (100, 100)")
+		expand("INSERT INTO {p} (id, n) VALUES (100, 100)", table))
 	require.NoError(t, err)
 	_, err = db.ExecContext(t.Context(),
-		"INSERT INTO "+table+" (id, n) VALUES (101, 100)")
+		expand("INSERT INTO {p} (id, n) VALUES (101, 100)", table))
 	require.Equal(t, kindUnique, classify(err), "unique column: %v", err)
 
 	// A second writer with no busy timeout fails at once.
@@ -184,15 +184,15 @@ func scratchTable(t *testing.T, db *sql.DB, cols string) string {
 	require.NoError(t, err)
 	table := "scratch_" + hex.EncodeToString(b[:])
 
-	_, err = db.ExecContext(t.Context(), "CREATE TABLE "+table+" ("+cols+")")
+	_, err = db.ExecContext(t.Context(), expand("CREATE TABLE {p} ("+cols+")", table))
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
+		_, err := db.ExecContext(context.Background(), expand("DROP TABLE {p}", table))
 		require.NoError(t, err)
 	})
 
 	_, err = db.ExecContext(t.Context(),
-		"INSERT INTO "+table+" (id, n) VALUES (1, 1), (2, 2)")
+		expand("INSERT INTO {p} (id, n) VALUES (1, 1), (2, 2)", table))
 	require.NoError(t, err)
 
 	return table
@@ -202,7 +202,7 @@ func requireUniqueViolation(t *testing.T, db *sql.DB, table string) {
 	t.Helper()
 
 	_, err := db.ExecContext(t.Context(),
-		"INSERT INTO "+table+" (id, n) VALUES (1, 9)")
+		expand("INSERT INTO {p} (id, n) VALUES (1, 9)", table))
 	require.Error(t, err)
 	require.Equal(t, kindUnique, classify(err), "%T: %v", err, err)
 	require.Equal(t, kindUnique, classify(fmt.Errorf("wrapped: %w", err)))
@@ -224,13 +224,13 @@ func deadlock(t *testing.T, db *sql.DB, table string) error {
 	ctx := t.Context()
 	tx1, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	defer tx1.Rollback()
+	defer func() { _ = tx1.Rollback() }()
 
 	tx2, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	defer tx2.Rollback()
+	defer func() { _ = tx2.Rollback() }()
 
-	update := "UPDATE " + table + " SET n = n + 1 WHERE id = "
+	update := expand("UPDATE {p} SET n = n + 1 WHERE id = ", table)
 	_, err = tx1.ExecContext(ctx, update+"1")
 	require.NoError(t, err)
 	_, err = tx2.ExecContext(ctx, update+"2")
@@ -253,7 +253,7 @@ func deadlock(t *testing.T, db *sql.DB, table string) error {
 	}()
 
 	first, second := <-errs, <-errs
-	require.True(t, (first == nil) != (second == nil),
+	require.NotEqual(t, first == nil, second == nil,
 		"exactly one side fails: %v, %v", first, second)
 
 	return errors.Join(first, second)
@@ -266,9 +266,9 @@ func lockWaitTimeout(t *testing.T, db *sql.DB, table string) error {
 	ctx := t.Context()
 	holder, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	defer holder.Rollback()
+	defer func() { _ = holder.Rollback() }()
 
-	_, err = holder.ExecContext(ctx, "UPDATE "+table+" SET n = 0 WHERE id = 1")
+	_, err = holder.ExecContext(ctx, expand("UPDATE {p} SET n = 0 WHERE id = 1", table))
 	require.NoError(t, err)
 
 	conn, err := db.Conn(ctx)
@@ -278,7 +278,7 @@ func lockWaitTimeout(t *testing.T, db *sql.DB, table string) error {
 	_, err = conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1")
 	require.NoError(t, err)
 
-	_, err = conn.ExecContext(ctx, "UPDATE "+table+" SET n = 5 WHERE id = 1")
+	_, err = conn.ExecContext(ctx, expand("UPDATE {p} SET n = 5 WHERE id = 1", table))
 	require.Error(t, err)
 
 	return err

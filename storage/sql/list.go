@@ -13,7 +13,9 @@ import (
 // Every filter is a bound parameter, and the items come in ID order
 // from an index whose leading columns the filters fix: status and ID,
 // profile, status and ID, resource, or advance state and ID.
-func (s *Store) ListWorkItems(ctx context.Context, q approval.WorkItemQuery) ([]approval.WorkItem, error) {
+func (s *Store) ListWorkItems(ctx context.Context,
+	q approval.WorkItemQuery,
+) ([]approval.WorkItem, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
@@ -92,7 +94,9 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 }
 
 // queryItems runs a query that returns work item rows.
-func (s *Store) queryItems(ctx context.Context, ex execer, text string, args ...any) ([]approval.WorkItem, error) {
+func (s *Store) queryItems(ctx context.Context, ex execer, text string,
+	args ...any,
+) ([]approval.WorkItem, error) {
 	rows, err := ex.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,6 +16,8 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 
 	forEachBackend(t, func(t *testing.T, b backend) {
+		t.Helper()
+
 		t.Run("UpFromEmpty", func(t *testing.T) {
 			t.Parallel()
 			testMigrateUp(t, b)
@@ -50,6 +53,8 @@ func unmigrated(t *testing.T, b backend, db *sql.DB, prefix string) *sqlstore.St
 }
 
 func testMigrateUp(t *testing.T, b backend) {
+	t.Helper()
+
 	db := b.open(t)
 	s := unmigrated(t, b, db, randomPrefix(t))
 
@@ -71,6 +76,8 @@ func testMigrateUp(t *testing.T, b backend) {
 }
 
 func testMigrateRerun(t *testing.T, b backend) {
+	t.Helper()
+
 	db := b.open(t)
 	s := unmigrated(t, b, db, randomPrefix(t))
 	require.NoError(t, s.Migrate(t.Context()))
@@ -85,6 +92,8 @@ func testMigrateRerun(t *testing.T, b backend) {
 }
 
 func testMigrateRace(t *testing.T, b backend) {
+	t.Helper()
+
 	prefix := randomPrefix(t)
 
 	const migrators = 4
@@ -113,14 +122,16 @@ func testMigrateRace(t *testing.T, b backend) {
 }
 
 func testMigrateTooNew(t *testing.T, b backend) {
+	t.Helper()
+
 	db := b.open(t)
 	s := unmigrated(t, b, db, randomPrefix(t))
 	require.NoError(t, s.Migrate(t.Context()))
 
 	known := knownVersion(t, s)
-	_, err := db.ExecContext(t.Context(),
-		"INSERT INTO "+s.TablePrefix()+"schema_versions (version, applied_at) "+
-			"VALUES ("+itoa(known+1)+", "+nowLiteral(b.dialect)+")")
+	text := strings.NewReplacer("{p}", s.TablePrefix(), "{now}", nowLiteral(b.dialect)).
+		Replace("INSERT INTO {p}schema_versions (version, applied_at) VALUES (?, {now})")
+	_, err := db.ExecContext(t.Context(), rebind(b.dialect, text), known+1)
 	require.NoError(t, err)
 
 	err = s.Migrate(t.Context())
@@ -163,8 +174,8 @@ func countVersions(t *testing.T, db *sql.DB, s *sqlstore.Store) int {
 	t.Helper()
 
 	var n int
-	err := db.QueryRowContext(t.Context(),
-		"SELECT COUNT(*) FROM "+s.TablePrefix()+"schema_versions").Scan(&n)
+	text := strings.ReplaceAll("SELECT COUNT(*) FROM {p}schema_versions", "{p}", s.TablePrefix())
+	err := db.QueryRowContext(t.Context(), text).Scan(&n)
 	require.NoError(t, err)
 
 	return n

@@ -58,7 +58,9 @@ func (s *Store) GetProfile(ctx context.Context, id string) (approval.Profile, er
 }
 
 // ListProfiles implements [approval.Store].
-func (s *Store) ListProfiles(ctx context.Context, after string, limit int) ([]approval.Profile, error) {
+func (s *Store) ListProfiles(ctx context.Context, after string,
+	limit int,
+) ([]approval.Profile, error) {
 	var out []approval.Profile
 	if limit <= 0 {
 		return out, nil
@@ -147,7 +149,9 @@ func (s *Store) DeleteProfile(ctx context.Context, id string, readVersion int64)
 // deleteProfileTx locks the profile first: a work item being created
 // holds a shared lock on it until it commits, so the check for
 // Pending items that follows sees every item bound to the profile.
-func (s *Store) deleteProfileTx(ctx context.Context, tx execer, id string, readVersion int64) error {
+func (s *Store) deleteProfileTx(ctx context.Context, tx execer, id string,
+	readVersion int64,
+) error {
 	var version int64
 	err := tx.QueryRowContext(ctx, s.q.lockProfile, id).Scan(&version)
 	switch {

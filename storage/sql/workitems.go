@@ -10,7 +10,9 @@ import (
 )
 
 // CreateWorkItem implements [approval.Store].
-func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem, profileVersion int64) error {
+func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
+	profileVersion int64,
+) error {
 	args, err := s.itemArgs(w)
 	if err != nil {
 		return err
@@ -51,7 +53,9 @@ func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem, profile
 
 // insertItem inserts w, if its profile is at the version in args, with
 // its approvals.
-func (s *Store) insertItem(ctx context.Context, ex execer, w approval.WorkItem, args []any) (int64, error) {
+func (s *Store) insertItem(ctx context.Context, ex execer,
+	w approval.WorkItem, args []any,
+) (int64, error) {
 	res, err := ex.ExecContext(ctx, s.q.insertItem, args...)
 	if err != nil {
 		return 0, err
@@ -121,7 +125,9 @@ func (s *Store) GetWorkItem(ctx context.Context, id string) (approval.WorkItem, 
 
 // GetWorkItemAndProfile implements [approval.Store]. It is one
 // statement, so item and profile are read from one snapshot.
-func (s *Store) GetWorkItemAndProfile(ctx context.Context, id string) (approval.WorkItem, approval.Profile, error) {
+func (s *Store) GetWorkItemAndProfile(ctx context.Context,
+	id string,
+) (approval.WorkItem, approval.Profile, error) {
 	var (
 		ir itemRow
 		pr profileRow
