@@ -16,6 +16,7 @@ import (
 // A nil return marks the advance done; an error leaves it due, to be
 // retried.
 type ResourceAdvancer interface {
+	// Advance moves the gated request of the decided item on.
 	Advance(ctx context.Context, item WorkItem) error
 }
 

@@ -12,6 +12,7 @@ import (
 
 // Clock tells the engine the time. Tests inject a fake one.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 }
 
@@ -159,8 +160,8 @@ func (e *Engine) now() time.Time {
 func (e *Engine) retry(ctx context.Context, step func() error) error {
 	var err error
 	for range e.attempts {
-		if err = ctx.Err(); err != nil {
-			return err
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
 		}
 
 		err = step()

@@ -120,14 +120,24 @@ func TestCheckAct(t *testing.T) {
 	}{
 		{"Approver", pending, twoOfThree, userAlice, approval.ActionApprove, nil},
 		{"NotPending", decided, twoOfThree, userAlice, approval.ActionApprove, approval.ErrNotPending},
-		{"NotPendingBeforeNotAuthorized", decided, twoOfThree,
-			approval.Principal{UserID: "mallory"}, approval.ActionReject, approval.ErrNotPending},
-		{"NotAuthorized", pending, twoOfThree,
-			approval.Principal{UserID: "mallory"}, approval.ActionApprove, approval.ErrNotAuthorized},
-		{"AlreadyApproved", approvedByAlice.Item, twoOfThree, userAlice,
-			approval.ActionApprove, approval.ErrAlreadyApproved},
-		{"ApproverMayStillReject", approvedByAlice.Item, twoOfThree, userAlice,
-			approval.ActionReject, nil},
+		{
+			"NotPendingBeforeNotAuthorized", decided, twoOfThree,
+			approval.Principal{UserID: "mallory"},
+			approval.ActionReject, approval.ErrNotPending,
+		},
+		{
+			"NotAuthorized", pending, twoOfThree,
+			approval.Principal{UserID: "mallory"},
+			approval.ActionApprove, approval.ErrNotAuthorized,
+		},
+		{
+			"AlreadyApproved", approvedByAlice.Item, twoOfThree, userAlice,
+			approval.ActionApprove, approval.ErrAlreadyApproved,
+		},
+		{
+			"ApproverMayStillReject", approvedByAlice.Item, twoOfThree, userAlice,
+			approval.ActionReject, nil,
+		},
 		{"Requester", pending, twoOfThree, roleCarol, approval.ActionApprove, approval.ErrSelfApproval},
 		{"RequesterAllowed", pending, selfOK, roleCarol, approval.ActionApprove, nil},
 		{"RequesterMayReject", pending, twoOfThree, roleCarol, approval.ActionReject, nil},

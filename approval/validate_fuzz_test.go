@@ -1,7 +1,6 @@
 package approval_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -43,7 +42,7 @@ func requireRefusal(t *testing.T, err error, fieldPrefix string) {
 	require.ErrorAs(t, err, &ia)
 	require.True(t, strings.HasPrefix(ia.Field, fieldPrefix), ia.Field)
 	require.NotEmpty(t, ia.Reason)
-	require.True(t, errors.Is(err, approval.ErrInvalidArgument))
+	require.ErrorIs(t, err, approval.ErrInvalidArgument)
 }
 
 func FuzzValidateProfile(f *testing.F) {

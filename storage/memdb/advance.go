@@ -10,7 +10,9 @@ import (
 )
 
 // ClaimAdvances implements [approval.Store].
-func (s *Store) ClaimAdvances(ctx context.Context, c approval.AdvanceClaim) ([]approval.WorkItem, error) {
+func (s *Store) ClaimAdvances(ctx context.Context,
+	c approval.AdvanceClaim,
+) ([]approval.WorkItem, error) {
 	var out []approval.WorkItem
 	if c.Limit <= 0 {
 		return out, nil

@@ -56,6 +56,8 @@ func newLib(b *testing.B, required int) *lib {
 }
 
 func (l *lib) create(b *testing.B) approval.WorkItem {
+	b.Helper()
+
 	l.seq++
 	w, err := l.engine.CreateWorkItem(b.Context(), approval.WorkItemSpec{
 		ProfileID:    l.prof.ID,
@@ -77,6 +79,8 @@ func principal(i int) approval.Principal {
 
 // fresh returns n new Pending work items, made with the timer stopped.
 func fresh(b *testing.B, n int, create func() string) []string {
+	b.Helper()
+
 	b.StopTimer()
 	defer b.StartTimer()
 
@@ -127,6 +131,8 @@ func BenchmarkCreate(b *testing.B) {
 // benchDecision runs act on a fresh item after before earlier
 // approvals, for the library and the bare store.
 func benchApprove(b *testing.B, required, before int) {
+	b.Helper()
+
 	b.Run("library", func(b *testing.B) {
 		l := newLib(b, required)
 		p := pool{b: b, create: func() string {
@@ -325,6 +331,8 @@ func fill(b *testing.B, n int, add func(int)) {
 // TestMemoryPerItem reports the heap a stored work item with three
 // approvals takes; set WORKITEMS_BENCH_LARGE=1 to measure it at one
 // million items.
+//
+//nolint:paralleltest // it measures the heap, which other tests disturb
 func TestMemoryPerItem(t *testing.T) {
 	n := 20_000
 	if os.Getenv("WORKITEMS_BENCH_LARGE") != "" {
@@ -418,6 +426,8 @@ func newNaive(b *testing.B) *naive {
 }
 
 func (n *naive) create(b *testing.B) string {
+	b.Helper()
+
 	n.seq++
 	w := &naiveItem{
 		ID:           fmt.Sprintf("%020d", n.seq),
@@ -444,6 +454,8 @@ func (n *naive) create(b *testing.B) string {
 }
 
 func (n *naive) approve(b *testing.B, id, user string, required int) {
+	b.Helper()
+
 	txn := n.db.Txn(true)
 	defer txn.Abort()
 
@@ -470,6 +482,8 @@ func (n *naive) approve(b *testing.B, id, user string, required int) {
 }
 
 func (n *naive) reject(b *testing.B, id, user string) {
+	b.Helper()
+
 	txn := n.db.Txn(true)
 	defer txn.Abort()
 
@@ -492,6 +506,8 @@ func (n *naive) reject(b *testing.B, id, user string) {
 }
 
 func (n *naive) get(b *testing.B, id string) naiveItem {
+	b.Helper()
+
 	raw, err := n.db.Txn(false).First("items", "id", id)
 	if err != nil || raw == nil {
 		b.Fatal(err)
@@ -501,6 +517,8 @@ func (n *naive) get(b *testing.B, id string) naiveItem {
 }
 
 func (n *naive) listPending(b *testing.B, limit int) []naiveItem {
+	b.Helper()
+
 	it, err := n.db.Txn(false).Get("items", "status", "pending")
 	if err != nil {
 		b.Fatal(err)
@@ -517,6 +535,8 @@ func (n *naive) listPending(b *testing.B, limit int) []naiveItem {
 // inbox lists the Pending items of one profile that user has not
 // approved: the bare form of an approver's inbox.
 func (n *naive) inbox(b *testing.B, profileID, user string, limit int) []naiveItem {
+	b.Helper()
+
 	it, err := n.db.Txn(false).Get("items", "status", "pending")
 	if err != nil {
 		b.Fatal(err)

@@ -63,7 +63,9 @@ func (s *Store) GetProfile(ctx context.Context, id string) (approval.Profile, er
 }
 
 // ListProfiles implements [approval.Store].
-func (s *Store) ListProfiles(ctx context.Context, after string, limit int) ([]approval.Profile, error) {
+func (s *Store) ListProfiles(ctx context.Context, after string,
+	limit int,
+) ([]approval.Profile, error) {
 	var out []approval.Profile
 	err := s.read(ctx, func(txn *memdb.Txn) error {
 		start := ""

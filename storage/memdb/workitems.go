@@ -11,7 +11,9 @@ import (
 )
 
 // CreateWorkItem implements [approval.Store].
-func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem, profileVersion int64) error {
+func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
+	profileVersion int64,
+) error {
 	return s.write(ctx, func(txn *memdb.Txn) error {
 		prof, err := getProfileTxn(txn, w.ProfileID)
 		if err != nil {
@@ -85,7 +87,9 @@ func (s *Store) GetWorkItem(ctx context.Context, id string) (approval.WorkItem, 
 }
 
 // GetWorkItemAndProfile implements [approval.Store].
-func (s *Store) GetWorkItemAndProfile(ctx context.Context, id string) (approval.WorkItem, approval.Profile, error) {
+func (s *Store) GetWorkItemAndProfile(ctx context.Context,
+	id string,
+) (approval.WorkItem, approval.Profile, error) {
 	var (
 		w approval.WorkItem
 		p approval.Profile
@@ -110,7 +114,9 @@ func (s *Store) GetWorkItemAndProfile(ctx context.Context, id string) (approval.
 }
 
 // ListWorkItems implements [approval.Store].
-func (s *Store) ListWorkItems(ctx context.Context, q approval.WorkItemQuery) ([]approval.WorkItem, error) {
+func (s *Store) ListWorkItems(ctx context.Context,
+	q approval.WorkItemQuery,
+) ([]approval.WorkItem, error) {
 	var out []approval.WorkItem
 	if q.Limit <= 0 {
 		return out, nil

@@ -10,6 +10,8 @@ import (
 )
 
 func testAdvance(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("FailureKeepsTheDecision", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

@@ -24,6 +24,8 @@ type ack struct {
 // checks that nothing acknowledged was lost, nothing was counted twice,
 // and every item was decided and advanced exactly once.
 func testConcurrency(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	const (
 		items    = 12
 		users    = 8
@@ -63,7 +65,7 @@ func testConcurrency(t *testing.T, newStore NewStore) {
 			defer wg.Done()
 
 			e := engines[u%len(engines)]
-			rng := rand.New(rand.NewPCG(uint64(u), 7))
+			rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 			order := rng.Perm(items)
 			pr := approval.Principal{UserID: name}
 

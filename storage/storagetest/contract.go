@@ -12,6 +12,8 @@ import (
 // testStoreContract checks what the store must do on its own, whatever
 // its caller read: the conditions of its writes.
 func testStoreContract(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	lease := approval.Lease{Owner: "engine-a", Until: epoch.Add(time.Hour)}
 
 	t.Run("StaleItemVersionConflicts", func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 )
 
 func testDecisions(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("ApproveToThreshold", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

@@ -30,6 +30,8 @@ func trials(def int) int {
 var errCrash = errors.New("instance crashed before advancing")
 
 func testFaults(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("CrashBeforeAdvance", func(t *testing.T) {
 		t.Parallel()
 		testCrashBeforeAdvance(t, newStore)
@@ -51,6 +53,8 @@ func testFaults(t *testing.T, newStore NewStore) {
 // and the advance would, then restarts: a new instance must advance
 // every decided item once the dead instance's leases run out.
 func testCrashBeforeAdvance(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	n := trials(50)
 	b := setup(t, newStore)
 	p := b.twoOfThree(t, "Crash")
@@ -67,7 +71,10 @@ func testCrashBeforeAdvance(t *testing.T, newStore NewStore) {
 		w := b.item(t, p, fmt.Sprintf("er-%d", i), "")
 
 		crashed := func() (crashed bool) {
-			defer func() { crashed = recover() == errCrash }()
+			defer func() {
+				err, _ := recover().(error)
+				crashed = errors.Is(err, errCrash)
+			}()
 
 			if i%2 == 0 {
 				_, _ = crashing.Reject(t.Context(), w.ID, alice, "no")
@@ -108,6 +115,8 @@ func testCrashBeforeAdvance(t *testing.T, newStore NewStore) {
 // with its rejection, on two instances: exactly one must win, and the
 // item must be advanced once, with the winner's decision.
 func testApprovalRacesRejection(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	n := trials(200)
 	b := setup(t, newStore)
 	other := b.newEngine(t, "engine-b")
@@ -171,6 +180,8 @@ func testApprovalRacesRejection(t *testing.T, newStore NewStore) {
 // the edit, which must never happen; and once the edit has returned,
 // the approver is refused.
 func testRevocationRacesApproval(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	n := trials(100)
 	b := setup(t, widened(newStore))
 	other := b.newEngine(t, "engine-b")
@@ -228,6 +239,8 @@ func testRevocationRacesApproval(t *testing.T, newStore NewStore) {
 }
 
 func testLinearizable(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	b := setup(t, widened(newStore))
 	engines := []*approval.Engine{b.engine, b.newEngine(t, "engine-b")}
 
@@ -245,6 +258,8 @@ func testLinearizable(t *testing.T, newStore NewStore) {
 // fast as memory too.
 func widened(newStore NewStore) NewStore {
 	return func(t *testing.T) approval.Store {
+		t.Helper()
+
 		return lateWriter{newStore(t)}
 	}
 }

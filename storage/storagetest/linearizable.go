@@ -89,7 +89,7 @@ func Linearizability(t *testing.T, engines []*approval.Engine,
 			defer wg.Done()
 
 			e := engines[worker%len(engines)]
-			rng := rand.New(rand.NewPCG(uint64(worker), uint64(start.UnixNano())))
+			rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 
 			for range cfg.OpsPerWorker {
 				i := rng.IntN(cfg.Items)
@@ -203,6 +203,8 @@ func randomLinInput(rng *rand.Rand) linInput {
 }
 
 func runLinInput(t *testing.T, e *approval.Engine, it linItem, in linInput) linOutput {
+	t.Helper()
+
 	ctx := t.Context()
 	p := approval.Principal{UserID: linUsers[in.user]}
 
@@ -247,6 +249,8 @@ func runLinInput(t *testing.T, e *approval.Engine, it linItem, in linInput) linO
 // state. Profile and item are read one after the other, so a read
 // counts as seeing the item only; the grant is left to the model.
 func readLin(t *testing.T, e *approval.Engine, it linItem) linOutput {
+	t.Helper()
+
 	w, err := e.GetWorkItem(t.Context(), it.item)
 	if err != nil {
 		return linOutput{code: linUnknown}
@@ -267,6 +271,8 @@ func readLin(t *testing.T, e *approval.Engine, it linItem) linOutput {
 // editLinProfile lists or unlists the last user, whatever the current
 // version.
 func editLinProfile(t *testing.T, e *approval.Engine, id string, grant bool) error {
+	t.Helper()
+
 	p, err := e.GetProfile(t.Context(), id)
 	if err != nil {
 		return err

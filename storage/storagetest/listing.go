@@ -109,6 +109,8 @@ func matchesFilter(f approval.WorkItemFilter, w approval.WorkItem) bool {
 }
 
 func testListing(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("FiltersAndPages", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -183,6 +185,8 @@ func testListing(t *testing.T, newStore NewStore) {
 }
 
 func testInbox(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("WhatAPrincipalMayApprove", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

@@ -12,6 +12,8 @@ import (
 )
 
 func testProfiles(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("CreateAndGet", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -218,6 +220,8 @@ func testProfiles(t *testing.T, newStore NewStore) {
 }
 
 func testProfileValidation(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	b := setup(t, newStore)
 
 	ok := approval.Profile{

@@ -69,6 +69,8 @@ type stateMachine struct {
 }
 
 func testStateMachine(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	rapid.Check(t, func(rt *rapid.T) {
 		sm := newStateMachine(t, rt, newStore)
 		rt.Repeat(map[string]func(*rapid.T){
@@ -85,6 +87,8 @@ func testStateMachine(t *testing.T, newStore NewStore) {
 }
 
 func newStateMachine(t *testing.T, rt *rapid.T, newStore NewStore) *stateMachine {
+	t.Helper()
+
 	b := &bundle{
 		store:    newStore(t),
 		clock:    newClock(epoch),

@@ -152,7 +152,9 @@ func (b *bundle) twoOfThree(t *testing.T, name string) approval.Profile {
 
 // item creates a Pending enrollment work item for resource under
 // profile p, requested by requester (may be empty).
-func (b *bundle) item(t *testing.T, p approval.Profile, resource, requester string) approval.WorkItem {
+func (b *bundle) item(t *testing.T, p approval.Profile,
+	resource, requester string,
+) approval.WorkItem {
 	t.Helper()
 
 	w, err := b.engine.CreateWorkItem(t.Context(), approval.WorkItemSpec{

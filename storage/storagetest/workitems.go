@@ -11,6 +11,8 @@ import (
 )
 
 func testWorkItems(t *testing.T, newStore NewStore) {
+	t.Helper()
+
 	t.Run("Create", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -77,7 +79,9 @@ func testWorkItems(t *testing.T, newStore NewStore) {
 			{"work_item.description", func(s *approval.WorkItemSpec) {
 				s.Description = strings.Repeat("d", 1<<20)
 			}},
-			{"work_item.description", func(s *approval.WorkItemSpec) { s.Description = "bad \xc3" }},
+			{"work_item.description", func(s *approval.WorkItemSpec) {
+				s.Description = "bad \xc3"
+			}},
 			{"work_item.requested_by", func(s *approval.WorkItemSpec) { s.RequestedBy = " " }},
 		}
 
