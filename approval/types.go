@@ -8,7 +8,7 @@ import (
 )
 
 // Principal is the user asking to act. It is the [authz.Principal] type,
-// named here so that callers of this package need import nothing else.
+// named here so that callers of the engine need not import authz.
 type Principal = authz.Principal
 
 // Approvers are the three collections of a profile that say who may

@@ -154,8 +154,9 @@ func (e *Engine) ListWorkItems(ctx context.Context, f WorkItemFilter,
 // item Approved in the same atomic write, and the engine then advances
 // it. It returns the work item as stored, or: ErrNotPending,
 // a *NotAuthorizedError, ErrAlreadyApproved, ErrSelfApproval,
-// ErrNotFound, an *InvalidArgumentError, or, when the decision stands
-// but the advancer failed, a *NotAdvancedError.
+// ErrNotFound, or an *InvalidArgumentError. When the decision stands
+// but the advancer failed, it returns the decided item together with
+// a *NotAdvancedError.
 func (e *Engine) Approve(ctx context.Context, itemID string, p Principal,
 	comment string,
 ) (WorkItem, error) {
