@@ -127,7 +127,7 @@ func plan(q approval.WorkItemQuery) (string, func(*approval.WorkItem) string, []
 	case q.Status != "":
 		return indexStatus, itemStatus, []string{string(q.Status) + sep}
 
-	case q.AdvanceState != approval.AdvanceNone:
+	case q.AdvanceState == approval.AdvanceDue || q.AdvanceState == approval.AdvanceFailed:
 		return indexAdvance, advanceKey, []string{string(q.AdvanceState) + sep}
 	}
 

@@ -85,11 +85,12 @@ func itemResource(w *approval.WorkItem) string {
 	return string(w.ResourceType) + sep + w.ResourceID + sep
 }
 
-// itemAdvance indexes decided items by the state of their advance;
-// Pending items, which have none, stay out of it.
+// itemAdvance indexes the decided items whose advance needs work:
+// due, or failed for good. Pending items have no advance, and done
+// ones, nearly all of them, stay out to save memory.
 func itemAdvance(w *approval.WorkItem) (string, bool) {
 	s := w.Advance.State
-	return string(s) + sep, s != approval.AdvanceNone
+	return string(s) + sep, s == approval.AdvanceDue || s == approval.AdvanceFailed
 }
 
 func schema() *memdb.DBSchema {
