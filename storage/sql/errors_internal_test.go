@@ -179,12 +179,9 @@ func openServer(t *testing.T, driver, env string) *sql.DB {
 func scratchTable(t *testing.T, db *sql.DB, cols string) string {
 	t.Helper()
 
-	var b [5]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	table := "scratch_" + hex.EncodeToString(b[:])
+	table := "scratch_" + randomHex(t)
 
-	_, err = db.ExecContext(t.Context(), expand("CREATE TABLE {p} ("+cols+")", table))
+	_, err := db.ExecContext(t.Context(), expand("CREATE TABLE {p} ("+cols+")", table))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_, err := db.ExecContext(context.Background(), expand("DROP TABLE {p}", table))
@@ -196,6 +193,16 @@ func scratchTable(t *testing.T, db *sql.DB, cols string) string {
 	require.NoError(t, err)
 
 	return table
+}
+
+func randomHex(t *testing.T) string {
+	t.Helper()
+
+	var b [5]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+
+	return hex.EncodeToString(b[:])
 }
 
 func requireUniqueViolation(t *testing.T, db *sql.DB, table string) {

@@ -21,6 +21,7 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	}
 
 	text, args := s.listQuery(q)
+	text = expand(text, s.prefix)
 
 	items, err := s.queryItems(ctx, s.db, text, args...)
 	if err != nil {
@@ -30,67 +31,160 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	return items, nil
 }
 
+// maxBranches is the most index ranges a listing merges branch by
+// branch; beyond it, one IN list is cheaper to plan.
+const maxBranches = 32
+
 // listQuery builds the statement for q from fixed fragments; the
 // values of q go into bound parameters only.
+//
+// A listing by profile reads one branch per profile and status, each
+// at most q.Limit items from the (profile_id, status, id) index in
+// ID order, and merges them: an IN list would make the database
+// either walk every item of the status or sort every item of the
+// profiles. The inbox, one status across several profiles, is such a
+// listing.
 func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
-	param := func(v any) string {
-		args = append(args, v)
-		return placeholder(s.dialect, len(args))
+	l := &listBuilder{dialect: s.dialect}
+
+	branches := splitByProfile(q)
+	if len(branches) == 0 {
+		where, order := l.filter(q)
+		return where + " ORDER BY " + order + " LIMIT " + l.param(q.Limit), l.args
 	}
 
-	if q.Status != "" {
-		conds = append(conds, "status = "+param(string(q.Status)))
+	var b strings.Builder
+	b.WriteString("SELECT * FROM (")
+	for i, one := range branches {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+
+		where, order := l.filter(one)
+		fmt.Fprintf(&b, "SELECT * FROM (%s ORDER BY %s LIMIT %s) AS b%d",
+			where, order, l.param(q.Limit), i)
+	}
+	b.WriteString(") AS u ORDER BY id LIMIT ")
+	b.WriteString(l.param(q.Limit))
+
+	return b.String(), l.args
+}
+
+// splitByProfile returns one query per profile and status of q, or
+// none when q names no profile, names a resource, whose index serves
+// it better, or would need more than maxBranches.
+func splitByProfile(q approval.WorkItemQuery) []approval.WorkItemQuery {
+	statuses := []approval.Status{q.Status}
+	if q.Status == "" {
+		statuses = []approval.Status{
+			approval.StatusPending, approval.StatusApproved, approval.StatusRejected,
+		}
+	}
+
+	n := len(q.ProfileIDs) * len(statuses)
+	if n == 0 || n > maxBranches || q.ResourceID != "" {
+		return nil
+	}
+
+	out := make([]approval.WorkItemQuery, 0, n)
+	for _, id := range q.ProfileIDs {
+		for _, st := range statuses {
+			one := q
+			one.ProfileIDs = []string{id}
+			one.Status = st
+			out = append(out, one)
+		}
+	}
+
+	return out
+}
+
+// listBuilder collects the bound parameters of a listing.
+type listBuilder struct {
+	dialect Dialect
+	args    []any
+}
+
+func (l *listBuilder) param(v any) string {
+	l.args = append(l.args, v)
+	return placeholder(l.dialect, len(l.args))
+}
+
+// fixed returns a condition that holds col at one value, written as
+// a range of one value rather than with =.
+//
+// That keeps col in the ORDER BY: a planner drops a column that an
+// equality fixes from the sort order, and then sees that the primary
+// key alone gives ID order. A generic plan of a prepared statement,
+// which cannot tell a rare value from a common one, may then walk the
+// primary key and filter, which reads every item before the first
+// rare one. Ordered by (col, id), only the index on (col, id) or
+// (..., col, id) gives the order, and the plan stays a range scan of
+// it.
+func (l *listBuilder) fixed(col, value string) string {
+	return col + " >= " + l.param(value) + " AND " + col + " <= " + l.param(value)
+}
+
+// filter returns the SELECT of the items that match q and the ORDER
+// BY that its index serves. The filters fix every column of that
+// order but the last, id, so it is the ID order the contract asks
+// for.
+func (l *listBuilder) filter(q approval.WorkItemQuery) (string, string) {
+	var conds []string
+	order := "id"
+
+	if q.ResourceID != "" {
+		conds = append(conds, "resource_id = "+l.param(q.ResourceID))
 	}
 
 	if q.ResourceType != "" {
-		conds = append(conds, "resource_type = "+param(string(q.ResourceType)))
-	}
-
-	if q.ResourceID != "" {
-		conds = append(conds, "resource_id = "+param(q.ResourceID))
+		conds = append(conds, "resource_type = "+l.param(string(q.ResourceType)))
 	}
 
 	switch len(q.ProfileIDs) {
 	case 0:
 	case 1:
-		conds = append(conds, "profile_id = "+param(q.ProfileIDs[0]))
+		conds = append(conds, "profile_id = "+l.param(q.ProfileIDs[0]))
 	default:
-		list := inList(s.dialect, len(args)+1, len(q.ProfileIDs))
-		for _, id := range q.ProfileIDs {
-			args = append(args, id)
+		list := make([]string, len(q.ProfileIDs))
+		for i, id := range q.ProfileIDs {
+			list[i] = l.param(id)
 		}
-		conds = append(conds, "profile_id IN "+list)
+		conds = append(conds, "profile_id IN ("+strings.Join(list, ", ")+")")
+	}
+
+	ordered := q.ResourceID == "" && len(q.ProfileIDs) <= 1
+	switch {
+	case q.Status != "" && ordered:
+		conds = append(conds, l.fixed("status", string(q.Status)))
+		order = "status, id"
+	case q.Status != "":
+		conds = append(conds, "status = "+l.param(string(q.Status)))
 	}
 
 	if q.AdvanceState != approval.AdvanceNone {
-		// The first condition lets the planner use the partial index
-		// of decided items, whatever the parameter's value.
-		conds = append(conds, "advance_state <> ''",
-			"advance_state = "+param(string(q.AdvanceState)))
+		// Stated outright, so that the planner may use the partial
+		// index of decided items whatever the parameter's value.
+		conds = append(conds, "advance_state <> ''")
+
+		if order == "id" && ordered && len(q.ProfileIDs) == 0 {
+			conds = append(conds, l.fixed("advance_state", string(q.AdvanceState)))
+			order = "advance_state, id"
+		} else {
+			conds = append(conds, "advance_state = "+l.param(string(q.AdvanceState)))
+		}
 	}
 
 	if q.After != "" {
-		conds = append(conds, "id > "+param(q.After))
+		conds = append(conds, "id > "+l.param(q.After))
 	}
 
-	var b strings.Builder
-	b.WriteString(s.q.selectItems)
-	for i, c := range conds {
-		if i == 0 {
-			b.WriteString(" WHERE ")
-		} else {
-			b.WriteString(" AND ")
-		}
-		b.WriteString(c)
+	text := "SELECT " + itemCols + " FROM {p}work_items"
+	if len(conds) > 0 {
+		text += " WHERE " + strings.Join(conds, " AND ")
 	}
-	b.WriteString(" ORDER BY id LIMIT ")
-	b.WriteString(param(q.Limit))
 
-	return b.String(), args
+	return text, order
 }
 
 // queryItems runs a query that returns work item rows.

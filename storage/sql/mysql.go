@@ -68,12 +68,16 @@ var mysqlQueries = queries{
 			WHERE p.id = {p}work_items.profile_id
 			LOCK IN SHARE MODE)`,
 
+	// The state is held by a range of one value so that the plan
+	// walks the advance index in order (see listBuilder.fixed).
 	selectClaimable: `SELECT ` + itemCols + `
 		FROM {p}work_items
-		WHERE advance_state = 'due' AND id > ?
+		WHERE advance_state <> ''
+		AND advance_state >= 'due' AND advance_state <= 'due'
+		AND id > ?
 		AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?)
 		AND (lease_owner = '' OR lease_until IS NULL OR lease_until <= ?)
-		ORDER BY id
+		ORDER BY advance_state, id
 		LIMIT ?
 		FOR UPDATE SKIP LOCKED`,
 
@@ -86,8 +90,6 @@ var mysqlQueries = queries{
 		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
 		advanced_at = ?
 		WHERE id = ? AND status <> 'pending' AND lease_owner = ?`,
-
-	selectItems: `SELECT ` + itemCols + ` FROM {p}work_items`,
 
 	schemaVersion: `SELECT MAX(version) FROM {p}schema_versions`,
 

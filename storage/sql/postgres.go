@@ -84,15 +84,19 @@ var postgresQueries = queries{
 		SELECT count(*) FROM item`,
 
 	// SKIP LOCKED passes over items another claim is leasing right
-	// now; its commit then shows them leased.
+	// now; its commit then shows them leased. The state is held by a
+	// range of one value so that the plan walks the advance index in
+	// order (see listBuilder.fixed).
 	claimAdvances: `WITH due AS (
 			SELECT id FROM {p}work_items
-			WHERE advance_state = 'due' AND id > $3
+			WHERE advance_state <> ''
+			AND advance_state >= 'due' AND advance_state <= 'due'
+			AND id > $3
 			AND ($4::timestamptz IS NULL
 				OR next_attempt_at IS NULL OR next_attempt_at <= $4)
 			AND (lease_owner = ''
 				OR lease_until IS NULL OR lease_until <= $5)
-			ORDER BY id
+			ORDER BY advance_state, id
 			LIMIT $6
 			FOR UPDATE SKIP LOCKED
 		)
@@ -105,8 +109,6 @@ var postgresQueries = queries{
 		advance_error = $3, next_attempt_at = $4,
 		lease_owner = $5, lease_until = $6, advanced_at = $7
 		WHERE id = $8 AND status <> 'pending' AND lease_owner = $9`,
-
-	selectItems: `SELECT ` + itemCols + ` FROM {p}work_items`,
 
 	schemaVersion: `SELECT MAX(version) FROM {p}schema_versions`,
 

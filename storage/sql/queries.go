@@ -85,10 +85,6 @@ type queries struct {
 	// updateAdvance: advanceArgs, id, owner.
 	updateAdvance string
 
-	// selectItems starts a listing; the WHERE clause is built from
-	// the query.
-	selectItems string
-
 	// schemaVersion reads the newest applied schema version.
 	schemaVersion string
 
@@ -130,7 +126,7 @@ func (q *queries) texts() []*string {
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
 		&q.pendingOfResource, &q.updateItem, &q.applyItem,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
-		&q.updateAdvance, &q.selectItems, &q.schemaVersion,
+		&q.updateAdvance, &q.schemaVersion,
 		&q.insertVersion,
 	}
 }

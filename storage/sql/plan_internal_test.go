@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// TestPostgresGenericPlans checks that listings and claims stay on
+// their indexes under the generic plan a prepared statement switches
+// to after a few runs, with Pending items rare and all at the end of
+// the ID order, where walking the primary key would read every
+// decided item first.
+func TestPostgresGenericPlans(t *testing.T) {
+	t.Parallel()
+
+	db := openServer(t, "pgx", "WORKITEMS_POSTGRES_DSN")
+	s, err := New(db, Postgres, &Config{TablePrefix: "plan" + randomHex(t) + "_"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(t.Context()))
+	t.Cleanup(func() {
+		for _, table := range s.Tables() {
+			_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
+			require.NoError(t, err)
+		}
+	})
+
+	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
+		SELECT lpad(g::text, 8, '0'), 'p' || (g % 20), 'enrollment_request',
+			'r' || g, '', '', CASE WHEN g > 29900 THEN 'pending' ELSE 'approved' END,
+			1, 'null', NULL, NULL, NULL,
+			CASE WHEN g > 29900 THEN '' WHEN g % 500 = 0 THEN 'due' ELSE 'done' END,
+			0, '', NULL, '', NULL, NULL, 1, now(), NULL
+		FROM generate_series(1, 30000) g`, s.prefix)
+	_, err = db.ExecContext(t.Context(), fill)
+	require.NoError(t, err)
+	_, err = db.ExecContext(t.Context(), expand("ANALYZE {p}work_items", s.prefix))
+	require.NoError(t, err)
+
+	pending := approval.StatusPending
+	tests := []struct {
+		name  string
+		q     approval.WorkItemQuery
+		index string
+	}{
+		{"Status", approval.WorkItemQuery{Status: pending, Limit: 51}, "work_items_status"},
+		{"StatusAfter", approval.WorkItemQuery{
+			Status: pending, After: "00000100", Limit: 51,
+		}, "work_items_status"},
+		{"Inbox", approval.WorkItemQuery{
+			Status: pending, ProfileIDs: []string{"p3", "p7", "p11"}, Limit: 51,
+		}, "work_items_profile"},
+		{"Profile", approval.WorkItemQuery{ProfileIDs: []string{"p3"}, Limit: 51}, "work_items_profile"},
+		{"AdvanceState", approval.WorkItemQuery{
+			AdvanceState: approval.AdvanceFailed, Limit: 51,
+		}, "work_items_advance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			text, args := s.listQuery(tt.q)
+			plan := genericPlan(t, s, expand(text, s.prefix), args)
+			require.Contains(t, plan, tt.index, plan)
+			require.NotContains(t, plan, "pkey", plan)
+		})
+	}
+
+	t.Run("Claim", func(t *testing.T) {
+		t.Parallel()
+
+		plan := genericPlan(t, s, s.q.claimAdvances, []any{
+			"owner", nil, "", nil, nil, 100,
+		})
+		require.Contains(t, plan, "work_items_advance", plan)
+	})
+}
+
+// genericPlan returns the plan PostgreSQL uses for text once it has
+// switched a prepared statement to its generic plan.
+func genericPlan(t *testing.T, s *Store, text string, args []any) string {
+	t.Helper()
+
+	ctx := t.Context()
+	conn, err := s.db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+
+	tx, err := conn.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+
+	_, err = tx.ExecContext(ctx, "SET LOCAL plan_cache_mode = force_generic_plan")
+	require.NoError(t, err)
+
+	// EXECUTE takes no bind parameters: the test's own values go in
+	// as literals.
+	_, err = tx.ExecContext(ctx, "PREPARE listing AS "+text)
+	require.NoError(t, err)
+	defer func() {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), "DEALLOCATE listing")
+		require.NoError(t, err)
+	}()
+
+	params := make([]string, len(args))
+	for i, a := range args {
+		params[i] = literal(a)
+	}
+
+	rows, err := tx.QueryContext(ctx,
+		"EXPLAIN EXECUTE listing("+strings.Join(params, ", ")+")")
+	require.NoError(t, err)
+	defer rows.Close()
+
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan.WriteString(line + "\n")
+	}
+	require.NoError(t, rows.Err())
+
+	return plan.String()
+}
+
+func literal(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return "'" + strings.ReplaceAll(x, "'", "''") + "'"
+	default:
+		return fmt.Sprint(x)
+	}
+}
