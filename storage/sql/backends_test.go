@@ -97,12 +97,27 @@ func serverOpener(driver, env string) func(t *testing.T) *sql.DB {
 // opens shares one database.
 var dbFiles = make(map[*testing.T]string)
 
-// openSQLite opens the test's SQLite database file, with the DSN the
-// package documentation recommends.
+// openSQLite opens the test's SQLite database file: every pool that
+// one test opens shares it.
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
 
-	path := sqliteFile(t)
+	return openSQLiteFile(t, sqliteFile(t))
+}
+
+// newSQLiteFile returns the path of a database file no other store
+// uses.
+func newSQLiteFile(t *testing.T) string {
+	t.Helper()
+
+	return filepath.Join(t.TempDir(), "workitems.db")
+}
+
+// openSQLiteFile opens a SQLite database file with the DSN the
+// package documentation recommends.
+func openSQLiteFile(t *testing.T, path string) *sql.DB {
+	t.Helper()
+
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -122,7 +137,7 @@ func sqliteFile(t *testing.T) string {
 
 	path, ok := dbFiles[t]
 	if !ok {
-		path = filepath.Join(t.TempDir(), "workitems.db")
+		path = newSQLiteFile(t)
 		dbFiles[t] = path
 		t.Cleanup(func() {
 			sqliteMu.Lock()

@@ -162,17 +162,17 @@ func (l *listBuilder) filter(q approval.WorkItemQuery) (string, string) {
 		conds = append(conds, "status = "+l.param(string(q.Status)))
 	}
 
-	if q.AdvanceState != approval.AdvanceNone {
-		// Stated outright, so that the planner may use the partial
-		// index of decided items whatever the parameter's value.
-		conds = append(conds, "advance_state <> ''")
-
-		if order == "id" && ordered && len(q.ProfileIDs) == 0 {
-			conds = append(conds, l.fixed("advance_state", string(q.AdvanceState)))
-			order = "advance_state, id"
-		} else {
-			conds = append(conds, "advance_state = "+l.param(string(q.AdvanceState)))
-		}
+	switch st := q.AdvanceState; {
+	case st == approval.AdvanceNone:
+	case st == approval.AdvanceDone || order != "id" || !ordered:
+		conds = append(conds, "advance_state = "+l.param(string(st)))
+	default:
+		// Due and failed items have a partial index; its predicate is
+		// stated outright so that the planner may use it whatever the
+		// parameter's value.
+		conds = append(conds, "advance_state IN ('due', 'failed')",
+			l.fixed("advance_state", string(st)))
+		order = "advance_state, id"
 	}
 
 	if q.After != "" {

@@ -89,7 +89,7 @@ var postgresQueries = queries{
 	// order (see listBuilder.fixed).
 	claimAdvances: `WITH due AS (
 			SELECT id FROM {p}work_items
-			WHERE advance_state <> ''
+			WHERE advance_state IN ('due', 'failed')
 			AND advance_state >= 'due' AND advance_state <= 'due'
 			AND id > $3
 			AND ($4::timestamptz IS NULL

@@ -66,7 +66,7 @@ var sqliteQueries = queries{
 	// walks the advance index in order (see listBuilder.fixed).
 	selectClaimable: `SELECT ` + itemCols + `
 		FROM {p}work_items
-		WHERE advance_state <> ''
+		WHERE advance_state IN ('due', 'failed')
 		AND advance_state >= 'due' AND advance_state <= 'due'
 		AND id > ?
 		AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?)

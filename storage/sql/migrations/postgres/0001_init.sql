@@ -57,11 +57,12 @@ CREATE INDEX {p}work_items_profile
 CREATE INDEX {p}work_items_resource
     ON {p}work_items (resource_id, resource_type, id);
 
--- Decided items by advance state: the due queue, and the failed items
--- an operator looks at. Pending items, with no advance, stay out.
+-- The items whose advance needs work: the due queue, and the failed
+-- items an operator looks at. Pending items, with no advance, and
+-- done ones, the bulk of a long-lived table, stay out.
 CREATE INDEX {p}work_items_advance
     ON {p}work_items (advance_state, id)
-    WHERE advance_state <> '';
+    WHERE advance_state IN ('due', 'failed');
 
 -- One row per approval; the primary key lets no user approve twice.
 CREATE TABLE {p}approvals (

@@ -54,10 +54,10 @@ CREATE INDEX {p}work_items_profile
 CREATE INDEX {p}work_items_resource
     ON {p}work_items (resource_id, resource_type, id);
 
--- Decided items by advance state; Pending items stay out.
+-- The items whose advance needs work: due or failed.
 CREATE INDEX {p}work_items_advance
     ON {p}work_items (advance_state, id)
-    WHERE advance_state <> '';
+    WHERE advance_state IN ('due', 'failed');
 
 -- One row per approval; the primary key lets no user approve twice.
 CREATE TABLE {p}approvals (
