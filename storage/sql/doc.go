@@ -54,7 +54,21 @@
 //   - SQLite: BEGIN IMMEDIATE, the same two statements, COMMIT.
 //
 // When the conditional write changes nothing, one more read tells
-// ErrNotFound from ErrConflict.
+// ErrNotFound from ErrConflict. Other operations: get, get with
+// profile, list, update profile, update advance and claim are one
+// statement each (claim is a transaction of two on MySQL and SQLite);
+// create work item is one statement; delete profile is a transaction
+// that locks the profile before it looks for Pending items.
+//
+// # Listings
+//
+// Listings are keyset-paginated in ID order on an index: (status, id),
+// (profile_id, status, id), (resource_id, resource_type, id), and a
+// partial (advance_state, id) of due and failed advances. A listing by
+// several profiles, such as the inbox, merges one branch per profile
+// and status, each reading at most a page. Conditions are written so
+// that the generic plan of a prepared statement stays on those
+// indexes whatever the values; see the comment on listBuilder.fixed.
 //
 // # PostgreSQL
 //

@@ -23,7 +23,7 @@ const (
 	// github.com/go-sql-driver/mysql.
 	MySQL
 
-	// SQLite is SQLite 3.35 or later, through modernc.org/sqlite.
+	// SQLite is SQLite through modernc.org/sqlite.
 	SQLite
 )
 
