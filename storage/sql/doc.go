@@ -13,7 +13,7 @@
 //	err = store.Migrate(ctx)
 //
 // The package itself imports no driver. It recognizes the errors of
-// pgx (and lib/pq), go-sql-driver/mysql and modernc.org/sqlite by
+// pgx, go-sql-driver/mysql and modernc.org/sqlite by
 // what they expose, and retries a whole transaction, a bounded number
 // of times with jitter, only on the errors that mean the database
 // aborted it: PostgreSQL serialization failures and deadlocks (40001,

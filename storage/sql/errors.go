@@ -24,8 +24,8 @@ const (
 	kindUnique
 )
 
-// sqlStater is implemented by the errors of PostgreSQL drivers, such
-// as *pgconn.PgError of pgx and *pq.Error of lib/pq.
+// sqlStater is implemented by the PostgreSQL errors of pgx,
+// *pgconn.PgError.
 type sqlStater interface {
 	SQLState() string
 }
