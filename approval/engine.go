@@ -143,6 +143,13 @@ func (e *Engine) setDefaults() {
 	}
 }
 
+// advancesInTx reports whether the store advances decisions inside
+// the write that records them.
+func (e *Engine) advancesInTx() bool {
+	s, ok := e.store.(TxAdvancingStore)
+	return ok && s.AdvancesInTx()
+}
+
 // InstanceID returns the name this engine holds advance leases under.
 func (e *Engine) InstanceID() string {
 	return e.instance

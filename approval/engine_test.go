@@ -71,3 +71,69 @@ func TestErrorsName(t *testing.T) {
 	nz := &approval.NotAuthorizedError{UserID: "bob", ProfileID: "p1"}
 	require.Equal(t, `not authorized: user "bob" is not an approver of profile "p1"`, nz.Error())
 }
+
+// txStore advances inside Apply, as a SQL store sharing the host's
+// database does, with an advancer that fails while told to.
+type txStore struct {
+	*memdb.Store
+
+	fail     bool
+	advanced []approval.WorkItem
+}
+
+func (s *txStore) AdvancesInTx() bool { return true }
+
+func (s *txStore) Apply(ctx context.Context, c approval.Change) error {
+	if c.Item.Status.Decided() {
+		if s.fail {
+			return errors.New("gated request table locked")
+		}
+		s.advanced = append(s.advanced, c.Item)
+	}
+
+	return s.Store.Apply(ctx, c)
+}
+
+func TestTxAdvancingStoreAdvancesWithTheDecision(t *testing.T) {
+	t.Parallel()
+
+	store := &txStore{Store: memdb.New()}
+	never := approval.AdvancerFunc(func(context.Context, approval.WorkItem) error {
+		t.Error("the engine must not call its own advancer")
+		return nil
+	})
+	e, err := approval.NewEngine(store, never, nil)
+	require.NoError(t, err)
+
+	p, err := e.CreateProfile(t.Context(), approval.Profile{
+		Name: "In tx", RequiredApprovals: 1,
+		Approvers: approval.Approvers{Users: []string{"alice"}},
+	})
+	require.NoError(t, err)
+
+	w, err := e.CreateWorkItem(t.Context(), approval.WorkItemSpec{
+		ProfileID: p.ID, ResourceType: approval.IssuanceRequest, ResourceID: "ir-1",
+	})
+	require.NoError(t, err)
+
+	store.fail = true
+	_, err = e.Approve(t.Context(), w.ID, userAlice, "")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, approval.ErrNotAdvanced, "nothing was decided")
+
+	got, err := e.GetWorkItem(t.Context(), w.ID)
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusPending, got.Status)
+
+	store.fail = false
+	got, err = e.Approve(t.Context(), w.ID, userAlice, "")
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusApproved, got.Status)
+	require.Equal(t, approval.AdvanceDone, got.Advance.State)
+	require.Equal(t, got.DecidedAt, got.Advance.AdvancedAt)
+	require.Len(t, store.advanced, 1)
+
+	stored, err := e.GetWorkItem(t.Context(), w.ID)
+	require.NoError(t, err)
+	require.Equal(t, got, stored)
+}

@@ -142,6 +142,17 @@ func change(act Action, read, next WorkItem, prof Profile,
 	}
 }
 
+// AdvancedWithDecision returns c with its decision, if it makes one,
+// marked advanced at the moment of the decision: the change for a
+// [TxAdvancingStore], which advances inside the write itself.
+func AdvancedWithDecision(c Change) Change {
+	if c.Item.Status.Decided() {
+		c.Item.Advance = AdvanceSucceeded(Advance{}, c.Item.DecidedAt)
+	}
+
+	return c
+}
+
 // Lease is the right of one engine instance to call the advancer for a
 // work item until a deadline. While it holds, no other instance claims
 // the item.

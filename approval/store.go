@@ -66,10 +66,13 @@ type Store interface {
 
 	// Apply writes c.Item if the stored work item is at c.ReadVersion
 	// and its profile at c.ProfileVersion, and otherwise returns
-	// ErrConflict. On its own, whatever the caller read, it returns
-	// ErrAlreadyApproved when c adds an approval by a user who already
-	// approved. The write is atomic: the approval, the status and the
-	// advance mark commit together or not at all.
+	// ErrConflict; it checks the versions first. Then, on its own,
+	// whatever the caller derived, it returns ErrAlreadyApproved when
+	// c adds an approval by a user who already approved. The write is
+	// atomic: the approval, the status and the advance mark commit
+	// together or not at all. A change alters only the status, the
+	// approvals, the rejection, the advance record, the version and
+	// DecidedAt; a store may ignore the other fields of c.Item.
 	Apply(ctx context.Context, c Change) error
 
 	// ClaimAdvances leases up to c.Limit decided work items with IDs
@@ -86,6 +89,23 @@ type Store interface {
 	// changes nothing else, not even the version, so it never conflicts
 	// with a decision.
 	UpdateAdvance(ctx context.Context, id, owner string, adv Advance) error
+}
+
+// TxAdvancingStore is a [Store] that advances a decision inside the
+// very transaction that records it, for hosts whose gated requests
+// live in the same database: decision and advance then commit or roll
+// back together, exactly once, with no dispatcher needed.
+//
+// When AdvancesInTx reports true, the engine hands Apply changes that
+// decide a work item already marked advanced, and calls no advancer
+// itself. Apply runs the host's advancer within its transaction and
+// commits only if it succeeded; otherwise it writes nothing and
+// returns the advancer's error, so the caller sees no decision.
+type TxAdvancingStore interface {
+	Store
+
+	// AdvancesInTx reports whether Apply advances decisions itself.
+	AdvancesInTx() bool
 }
 
 // WorkItemQuery selects work items. Zero fields match everything.

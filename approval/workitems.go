@@ -201,6 +201,8 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 		return WorkItem{}, err
 	}
 
+	inTx := e.advancesInTx()
+
 	var c Change
 	err := e.retry(ctx, func() error {
 		w, prof, err := e.load(ctx, itemID)
@@ -213,6 +215,10 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 			return err
 		}
 
+		if inTx {
+			c = AdvancedWithDecision(c)
+		}
+
 		return e.store.Apply(ctx, c)
 	})
 	if err != nil {
@@ -220,7 +226,7 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 	}
 
 	item := normalizeItem(c.Item)
-	if !item.Status.Decided() {
+	if !item.Status.Decided() || inTx {
 		return item, nil
 	}
 
