@@ -91,8 +91,12 @@ func Approve(item WorkItem, prof Profile, p Principal, comment string,
 		return Change{}, err
 	}
 
-	next := item.Clone()
+	// A Pending item has no rejection to copy; the approvals get a
+	// fresh array with room for exactly one more.
+	next := item
 	a := Approval{UserID: p.UserID, Comment: comment, At: now}
+	next.Approvals = make([]Approval, len(item.Approvals), len(item.Approvals)+1)
+	copy(next.Approvals, item.Approvals)
 	next.Approvals = append(next.Approvals, a)
 
 	if len(next.Approvals) >= next.RequiredApprovals {
