@@ -305,7 +305,7 @@ func (e *Engine) Inbox(ctx context.Context, p Principal,
 		q.ProfileIDs = append(q.ProfileIDs, id)
 	}
 
-	var out []WorkItem
+	out := make([]WorkItem, 0, limit)
 	for {
 		batch, err := e.store.ListWorkItems(ctx, q)
 		if err != nil {

@@ -117,10 +117,11 @@ func (s *Store) GetWorkItemAndProfile(ctx context.Context,
 func (s *Store) ListWorkItems(ctx context.Context,
 	q approval.WorkItemQuery,
 ) ([]approval.WorkItem, error) {
-	var out []approval.WorkItem
 	if q.Limit <= 0 {
-		return out, nil
+		return nil, nil
 	}
+
+	out := make([]approval.WorkItem, 0, min(q.Limit, approval.MaxPageSize+1))
 
 	collect := func(w *approval.WorkItem) bool {
 		if matches(q, w) {
