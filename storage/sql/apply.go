@@ -15,7 +15,13 @@ import (
 // On PostgreSQL it is one statement in autocommit. On MySQL and
 // SQLite a rejection is one statement and an approval a transaction
 // of two: the conditional update of the item, then the approval row.
+// With a [Config.TxAdvancer], a change that decides the item runs in
+// a transaction with the advancer; see [TxAdvancer].
 func (s *Store) Apply(ctx context.Context, c approval.Change) error {
+	if s.txAdvancer != nil && c.Item.Status.Decided() {
+		return s.applyAdvancing(ctx, c)
+	}
+
 	args, err := s.changeArgs(c.Item)
 	if err != nil {
 		return err

@@ -71,6 +71,12 @@ type Config struct {
 	// timeout or a busy database file. Defaults to
 	// DefaultRetryAttempts.
 	RetryAttempts int
+
+	// TxAdvancer, when set, advances each decision inside the
+	// transaction that records it, and the store reports
+	// AdvancesInTx, so that the engine calls no advancer of its own
+	// for decisions. Defaults to nil: the engine advances them.
+	TxAdvancer TxAdvancer
 }
 
 // Store is an [approval.Store] over database/sql. It is safe for
@@ -82,6 +88,8 @@ type Store struct {
 	log      *zap.Logger
 	attempts int
 	q        *queries
+
+	txAdvancer TxAdvancer
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -101,12 +109,19 @@ func New(db *sql.DB, d Dialect, cfg *Config) (*Store, error) {
 		cfg = &Config{}
 	}
 
+	if f, ok := cfg.TxAdvancer.(TxAdvancerFunc); ok && f == nil {
+		return nil, &approval.InvalidArgumentError{
+			Field: "config.tx_advancer", Reason: "must not be a nil func",
+		}
+	}
+
 	s := &Store{
-		db:       db,
-		dialect:  d,
-		prefix:   cfg.TablePrefix,
-		log:      cfg.Logger,
-		attempts: cfg.RetryAttempts,
+		db:         db,
+		dialect:    d,
+		prefix:     cfg.TablePrefix,
+		log:        cfg.Logger,
+		attempts:   cfg.RetryAttempts,
+		txAdvancer: cfg.TxAdvancer,
 	}
 	s.setDefaults()
 

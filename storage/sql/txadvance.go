@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/otpki/workitems/approval"
+)
+
+// TxAdvancer advances a decided work item inside the transaction that
+// records the decision, for hosts whose gated requests live in the
+// same database as the store's tables. Set it as [Config.TxAdvancer].
+//
+// The decision and every statement AdvanceTx runs on tx commit or
+// roll back together, so the gated request moves on exactly once per
+// decision and never for a decision that did not commit. No
+// [approval.Dispatcher] is needed for such decisions.
+type TxAdvancer interface {
+	// AdvanceTx moves the gated request of the decided item on,
+	// running every statement on tx. It must neither commit nor roll
+	// back tx. An error rolls the decision back with it and is
+	// returned to the caller; a transaction the database aborted for
+	// a deadlock or a serialization failure runs again whole, with a
+	// new tx, as any other write of the store does.
+	AdvanceTx(ctx context.Context, tx *sql.Tx, item approval.WorkItem) error
+}
+
+// TxAdvancerFunc adapts a function to [TxAdvancer].
+type TxAdvancerFunc func(ctx context.Context, tx *sql.Tx, item approval.WorkItem) error
+
+// AdvanceTx implements [TxAdvancer].
+func (f TxAdvancerFunc) AdvanceTx(ctx context.Context, tx *sql.Tx,
+	item approval.WorkItem,
+) error {
+	return f(ctx, tx, item)
+}
+
+var _ approval.TxAdvancingStore = (*Store)(nil)
+
+// AdvancesInTx implements [approval.TxAdvancingStore]. It reports
+// whether [Config.TxAdvancer] is set.
+func (s *Store) AdvancesInTx() bool {
+	return s.txAdvancer != nil
+}
+
+// txAdvanceError is what the host's TxAdvancer returned. It keeps a
+// unique violation of the host's own tables from being taken for a
+// second approval.
+type txAdvanceError struct {
+	id  string
+	err error
+}
+
+func (e *txAdvanceError) Error() string {
+	return fmt.Sprintf("advance work item %q in its transaction: %v", e.id, e.err)
+}
+
+func (e *txAdvanceError) Unwrap() error {
+	return e.err
+}
+
+// applyAdvancing writes a change that decides a work item and runs
+// the host's TxAdvancer in the same transaction. The change is marked
+// advanced at its decision whatever the caller marked, so that no
+// dispatcher advances it a second time.
+func (s *Store) applyAdvancing(ctx context.Context, c approval.Change) error {
+	c = approval.AdvancedWithDecision(c)
+
+	args, err := s.changeArgs(c.Item)
+	if err != nil {
+		return err
+	}
+	args = append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion)
+
+	var n int64
+	err = s.retry(ctx, "apply and advance", func() error {
+		var err error
+		n, err = s.applyAndAdvance(ctx, c, args)
+		return err
+	})
+
+	var advErr *txAdvanceError
+	switch {
+	case errors.As(err, &advErr):
+		return err
+	case err != nil && c.Approval != nil && isUnique(err):
+		return fmt.Errorf("user %q on work item %q: %w",
+			c.Approval.UserID, c.Item.ID, approval.ErrAlreadyApproved)
+	case err != nil:
+		return fmt.Errorf("apply %s to work item %q: %w", c.Action, c.Item.ID, err)
+	case n > 0:
+		return nil
+	}
+
+	return s.changeMissed(ctx, c)
+}
+
+// applyAndAdvance runs one attempt of applyAdvancing: the conditional
+// write, the approval row, then the advancer, and the commit. It
+// returns how many work items the write updated; with none, the
+// advancer is not called.
+func (s *Store) applyAndAdvance(ctx context.Context, c approval.Change,
+	args []any,
+) (int64, error) {
+	var n int64
+	err := s.inSQLTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = s.applyTx(ctx, tx, c, args)
+		if err != nil || n == 0 {
+			return err
+		}
+
+		err = s.txAdvancer.AdvanceTx(ctx, tx, c.Item.Clone())
+		if err != nil {
+			return &txAdvanceError{id: c.Item.ID, err: err}
+		}
+
+		return nil
+	})
+
+	return n, err
+}
+
+// applyTx writes c on tx and returns how many work items it updated.
+func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, c approval.Change,
+	args []any,
+) (int64, error) {
+	if s.q.applyItem != "" {
+		var n int64
+		all := slices.Concat(args, s.approvalArgs(c.Approval))
+		err := tx.QueryRowContext(ctx, s.q.applyItem, all...).Scan(&n)
+
+		return n, err
+	}
+
+	n, err := s.updateItem(ctx, tx, args)
+	if err != nil || n == 0 || c.Approval == nil {
+		return n, err
+	}
+
+	a := c.Approval
+	_, err = tx.ExecContext(ctx, s.q.insertApproval,
+		c.Item.ID, a.UserID, a.Comment, s.timeArg(a.At))
+
+	return n, err
+}
+
+// inSQLTx runs fn in a transaction of database/sql, committed when fn
+// returns nil and rolled back otherwise. On SQLite it begins as the
+// DSN's _txlock says; the package documentation recommends
+// immediate.
+//
+// The transaction runs on a connection of its own: closing it waits
+// for a rollback that database/sql starts when ctx ends, so that the
+// connection is back in the pool when inSQLTx returns.
+func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+
+	if err := fn(tx); err != nil {
+		// A failed rollback means the connection is gone, and
+		// database/sql drops it.
+		_ = tx.Rollback()
+		return err
+	}
+
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+
+	return nil
+}
