@@ -305,11 +305,17 @@ func (e *Engine) Inbox(ctx context.Context, p Principal,
 		q.ProfileIDs = append(q.ProfileIDs, id)
 	}
 
-	out := make([]WorkItem, 0, limit)
+	var out []WorkItem
 	for {
 		batch, err := e.store.ListWorkItems(ctx, q)
 		if err != nil {
 			return Page[WorkItem]{}, fmt.Errorf("list inbox: %w", err)
+		}
+
+		// The first batch is filtered in place: each kept item moves
+		// to an index no higher than the one being read.
+		if out == nil {
+			out = batch[:0]
 		}
 
 		for _, w := range batch {

@@ -20,8 +20,8 @@ func (s *Store) ClaimAdvances(ctx context.Context,
 
 	err := s.write(ctx, func(txn *memdb.Txn) error {
 		var claim []*approval.WorkItem
-		key := string(approval.AdvanceDue) + sep
-		err := scan(txn, indexAdvance, advanceKey, []string{key}, c.After,
+		due := &approval.WorkItem{Advance: approval.Advance{State: approval.AdvanceDue}}
+		err := scan(txn, byAdvance, []*approval.WorkItem{due}, c.After,
 			func(w *approval.WorkItem) bool {
 				if claimable(w.Advance, c) {
 					claim = append(claim, w)

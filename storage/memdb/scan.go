@@ -6,12 +6,40 @@ import (
 	"github.com/otpki/workitems/approval"
 )
 
-// cursor walks the work items under one key of a non-unique index, in
-// ID order.
+// itemIndex describes a non-unique index of work items: its name, how
+// it keys an item, and whether two items share a key, which a scan
+// asks of every item it meets, so it compares fields instead of
+// building keys.
+type itemIndex struct {
+	name string
+	key  func(*approval.WorkItem) string
+	same func(a, b *approval.WorkItem) bool
+}
+
+var (
+	byStatus = itemIndex{indexStatus, itemStatus,
+		func(a, b *approval.WorkItem) bool { return a.Status == b.Status }}
+
+	byProfile = itemIndex{indexProfile, itemProfile,
+		func(a, b *approval.WorkItem) bool {
+			return a.ProfileID == b.ProfileID && a.Status == b.Status
+		}}
+
+	byResource = itemIndex{indexResource, itemResource,
+		func(a, b *approval.WorkItem) bool {
+			return a.ResourceType == b.ResourceType && a.ResourceID == b.ResourceID
+		}}
+
+	byAdvance = itemIndex{indexAdvance, advanceKey,
+		func(a, b *approval.WorkItem) bool { return a.Advance.State == b.Advance.State }}
+)
+
+// cursor walks the work items that share one key of an index, in ID
+// order.
 type cursor struct {
 	it   memdb.ResultIterator
-	key  string
-	keyf func(*approval.WorkItem) string
+	like *approval.WorkItem
+	same func(a, b *approval.WorkItem) bool
 	head *approval.WorkItem
 }
 
@@ -19,38 +47,38 @@ func (c *cursor) next() {
 	c.head = nil
 	if raw := c.it.Next(); raw != nil {
 		w := raw.(*approval.WorkItem)
-		if c.keyf(w) == c.key {
+		if c.same(w, c.like) {
 			c.head = w
 		}
 	}
 }
 
 // scan yields, in ID order and starting above after, the work items
-// whose key in the index is one of keys. keyf must be the index's key
-// function. It stops when yield returns false.
-func scan(txn *memdb.Txn, index string, keyf func(*approval.WorkItem) string,
-	keys []string, after string, yield func(*approval.WorkItem) bool,
+// that share their key in idx with one of likes. It stops when yield
+// returns false.
+func scan(txn *memdb.Txn, idx itemIndex, likes []*approval.WorkItem,
+	after string, yield func(*approval.WorkItem) bool,
 ) error {
-	cs := make([]*cursor, 0, len(keys))
-	for _, k := range keys {
-		start := k
+	cs := make([]cursor, len(likes))
+	for i, like := range likes {
+		start := idx.key(like)
 		if after != "" {
-			start = k + after + sep + sep
+			start += after + sep + sep
 		}
 
-		it, err := txn.LowerBound(tableItems, index, start)
+		it, err := txn.LowerBound(tableItems, idx.name, start)
 		if err != nil {
 			return err
 		}
 
-		c := &cursor{it: it, key: k, keyf: keyf}
-		c.next()
-		cs = append(cs, c)
+		cs[i] = cursor{it: it, like: like, same: idx.same}
+		cs[i].next()
 	}
 
 	for {
 		var lo *cursor
-		for _, c := range cs {
+		for i := range cs {
+			c := &cs[i]
 			if c.head != nil && (lo == nil || c.head.ID < lo.head.ID) {
 				lo = c
 			}
@@ -85,8 +113,9 @@ func scanAll(txn *memdb.Txn, after string, yield func(*approval.WorkItem) bool) 
 }
 
 // plan picks the index that narrows q the most and the keys to walk in
-// it. The caller still filters every item with matches.
-func plan(q approval.WorkItemQuery) (string, func(*approval.WorkItem) string, []string) {
+// it, each given as an item that has the key. An empty plan walks all
+// items. The caller still filters every item with matches.
+func plan(q approval.WorkItemQuery) (itemIndex, []*approval.WorkItem) {
 	statuses := []approval.Status{q.Status}
 	if q.Status == "" {
 		statuses = []approval.Status{
@@ -94,6 +123,7 @@ func plan(q approval.WorkItemQuery) (string, func(*approval.WorkItem) string, []
 		}
 	}
 
+	var likes []*approval.WorkItem
 	switch {
 	case q.ResourceID != "":
 		types := []approval.ResourceType{q.ResourceType}
@@ -103,35 +133,29 @@ func plan(q approval.WorkItemQuery) (string, func(*approval.WorkItem) string, []
 			}
 		}
 
-		var keys []string
 		for _, t := range types {
-			keys = append(keys, itemResource(&approval.WorkItem{
-				ResourceType: t, ResourceID: q.ResourceID,
-			}))
+			likes = append(likes, &approval.WorkItem{ResourceType: t, ResourceID: q.ResourceID})
 		}
 
-		return indexResource, itemResource, keys
+		return byResource, likes
 
 	case len(q.ProfileIDs) > 0:
-		var keys []string
 		for _, id := range q.ProfileIDs {
 			for _, s := range statuses {
-				keys = append(keys, itemProfile(&approval.WorkItem{
-					ProfileID: id, Status: s,
-				}))
+				likes = append(likes, &approval.WorkItem{ProfileID: id, Status: s})
 			}
 		}
 
-		return indexProfile, itemProfile, keys
+		return byProfile, likes
 
 	case q.Status != "":
-		return indexStatus, itemStatus, []string{string(q.Status) + sep}
+		return byStatus, []*approval.WorkItem{{Status: q.Status}}
 
 	case q.AdvanceState == approval.AdvanceDue || q.AdvanceState == approval.AdvanceFailed:
-		return indexAdvance, advanceKey, []string{string(q.AdvanceState) + sep}
+		return byAdvance, []*approval.WorkItem{{Advance: approval.Advance{State: q.AdvanceState}}}
 	}
 
-	return "", nil, nil
+	return itemIndex{}, nil
 }
 
 func advanceKey(w *approval.WorkItem) string {

@@ -46,7 +46,7 @@ func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
 // checkPendingTxn refuses a second Pending work item for a resource.
 func checkPendingTxn(txn *memdb.Txn, w approval.WorkItem) error {
 	var pending *approval.WorkItem
-	err := scan(txn, indexResource, itemResource, []string{itemResource(&w)}, "",
+	err := scan(txn, byResource, []*approval.WorkItem{&w}, "",
 		func(other *approval.WorkItem) bool {
 			if other.Status == approval.StatusPending {
 				pending = other
@@ -132,12 +132,12 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	}
 
 	err := s.read(ctx, func(txn *memdb.Txn) error {
-		index, keyf, keys := plan(q)
-		if index == "" {
+		idx, likes := plan(q)
+		if likes == nil {
 			return scanAll(txn, q.After, collect)
 		}
 
-		return scan(txn, index, keyf, keys, q.After, collect)
+		return scan(txn, idx, likes, q.After, collect)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memdb: %w", err)
