@@ -223,7 +223,7 @@ func BenchmarkReject(b *testing.B) {
 
 		b.ReportAllocs()
 		for b.Loop() {
-			n.reject(b, p.next(), "u0")
+			n.reject(b, p.next())
 		}
 	})
 
@@ -234,7 +234,7 @@ func BenchmarkReject(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			id := p.next()
-			n.reject(b, id, "u0")
+			n.reject(b, id)
 			n.markAdvanced(b, id)
 		}
 	})
@@ -305,7 +305,7 @@ func BenchmarkListPending(b *testing.B) {
 			fill(b, size, func(i int) {
 				id := n.create(b)
 				if i%10 != 0 {
-					n.reject(b, id, "u0")
+					n.reject(b, id)
 				}
 			})
 
@@ -345,7 +345,7 @@ func BenchmarkInbox(b *testing.B) {
 			fill(b, size, func(i int) {
 				id := n.create(b)
 				if i%10 != 0 {
-					n.reject(b, id, "u0")
+					n.reject(b, id)
 				}
 			})
 
@@ -531,7 +531,7 @@ func (n *naive) approve(b testing.TB, id, user string, required int) {
 	txn.Commit()
 }
 
-func (n *naive) reject(b testing.TB, id, user string) {
+func (n *naive) reject(b testing.TB, id string) {
 	b.Helper()
 
 	txn := n.db.Txn(true)
@@ -544,7 +544,7 @@ func (n *naive) reject(b testing.TB, id, user string) {
 
 	next := *raw.(*naiveItem)
 	next.Status = "rejected"
-	next.RejectedBy = user
+	next.RejectedBy = "u0"
 	next.DecidedAt = time.Now()
 	next.Version++
 

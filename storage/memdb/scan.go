@@ -17,21 +17,38 @@ type itemIndex struct {
 }
 
 var (
-	byStatus = itemIndex{indexStatus, itemStatus,
-		func(a, b *approval.WorkItem) bool { return a.Status == b.Status }}
+	byStatus = itemIndex{
+		name: indexStatus,
+		key:  itemStatus,
+		same: func(a, b *approval.WorkItem) bool {
+			return a.Status == b.Status
+		},
+	}
 
-	byProfile = itemIndex{indexProfile, itemProfile,
-		func(a, b *approval.WorkItem) bool {
+	byProfile = itemIndex{
+		name: indexProfile,
+		key:  itemProfile,
+		same: func(a, b *approval.WorkItem) bool {
 			return a.ProfileID == b.ProfileID && a.Status == b.Status
-		}}
+		},
+	}
 
-	byResource = itemIndex{indexResource, itemResource,
-		func(a, b *approval.WorkItem) bool {
-			return a.ResourceType == b.ResourceType && a.ResourceID == b.ResourceID
-		}}
+	byResource = itemIndex{
+		name: indexResource,
+		key:  itemResource,
+		same: func(a, b *approval.WorkItem) bool {
+			return a.ResourceType == b.ResourceType &&
+				a.ResourceID == b.ResourceID
+		},
+	}
 
-	byAdvance = itemIndex{indexAdvance, advanceKey,
-		func(a, b *approval.WorkItem) bool { return a.Advance.State == b.Advance.State }}
+	byAdvance = itemIndex{
+		name: indexAdvance,
+		key:  advanceKey,
+		same: func(a, b *approval.WorkItem) bool {
+			return a.Advance.State == b.Advance.State
+		},
+	}
 )
 
 // cursor walks the work items that share one key of an index, in ID
