@@ -153,9 +153,11 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, c approval.Change,
 // DSN's _txlock says; the package documentation recommends
 // immediate.
 //
-// The transaction runs on a connection of its own: closing it waits
-// for a rollback that database/sql starts when ctx ends, so that the
-// connection is back in the pool when inSQLTx returns.
+// The transaction runs on a *sql.Conn taken for it. When ctx ends,
+// database/sql rolls the transaction back in a goroutine of its own;
+// closing the Conn waits for that rollback, so that the connection
+// is back in the pool when inSQLTx returns, as it would not be with
+// a transaction begun on the *sql.DB.
 func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -175,9 +177,14 @@ func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	err = tx.Commit()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil:
+		// ctx ended and database/sql rolled back first.
+		return fmt.Errorf("commit: %w: %w", ctx.Err(), err)
 	}
 
-	return nil
+	return fmt.Errorf("commit: %w", err)
 }

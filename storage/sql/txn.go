@@ -78,23 +78,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx execer) error) error {
 		return s.inImmediateTx(ctx, fn)
 	}
 
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-
-	if err := fn(tx); err != nil {
-		// The transaction is lost either way; a failed rollback only
-		// means the connection is gone, and database/sql drops it.
-		_ = tx.Rollback()
-		return err
-	}
-
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-
-	return nil
+	return s.inSQLTx(ctx, func(tx *sql.Tx) error {
+		return fn(tx)
+	})
 }
 
 // inImmediateTx runs fn in a SQLite transaction begun with BEGIN
