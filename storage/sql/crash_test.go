@@ -176,28 +176,10 @@ func newCrashRig(t *testing.T, b backend) *crashRig {
 	r.store = newStore(t, b, r.db, prefix)
 	r.gated = newGatedTable(t, b, r.db, prefix)
 
-	r.engine, err = approval.NewEngine(r.store, r.idempotentAdvancer(), nil)
+	r.engine, err = approval.NewEngine(r.store, r.gated.once(r.db), nil)
 	require.NoError(t, err)
 
 	return r
-}
-
-// idempotentAdvancer moves a gated request on at most once, keyed by
-// the work item ID, as the engine asks of a host's advancer.
-func (r *crashRig) idempotentAdvancer() approval.ResourceAdvancer {
-	from := ""
-	if r.b.dialect == sqlstore.MySQL {
-		from = " FROM DUAL"
-	}
-
-	text := rebind(r.b.dialect, "INSERT INTO "+r.gated.name+
-		" (work_item_id, resource_id, outcome) SELECT ?, ?, ?"+from+
-		" WHERE NOT EXISTS (SELECT 1 FROM "+r.gated.name+" WHERE work_item_id = ?)")
-
-	return approval.AdvancerFunc(func(ctx context.Context, w approval.WorkItem) error {
-		_, err := r.db.ExecContext(ctx, text, w.ID, w.ResourceID, string(w.Status), w.ID)
-		return err
-	})
 }
 
 // runChild decides the item in a child process that dies at mode.
@@ -235,13 +217,13 @@ func (r *crashRig) restart(t *testing.T, id string) int {
 	require.Equal(t, "crashed", w.Advance.LeaseOwner)
 
 	// While the dead instance's lease holds, nobody takes the item.
-	early, err := approval.NewEngine(r.store, r.idempotentAdvancer(), nil)
+	early, err := approval.NewEngine(r.store, r.gated.once(r.db), nil)
 	require.NoError(t, err)
 	n, err := early.ResumeAdvances(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "the dead instance's lease still holds")
 
-	late, err := approval.NewEngine(r.store, r.idempotentAdvancer(),
+	late, err := approval.NewEngine(r.store, r.gated.once(r.db),
 		&approval.Config{Clock: aheadClock{}})
 	require.NoError(t, err)
 	n, err = late.ResumeAdvances(t.Context())

@@ -56,6 +56,24 @@ func (g gatedTable) record(ctx context.Context, tx *sql.Tx, w approval.WorkItem)
 	return err
 }
 
+// once returns an advancer that records each work item's advance at
+// most once, keyed by its ID, as the engine asks of a host.
+func (g gatedTable) once(db *sql.DB) approval.ResourceAdvancer {
+	from := ""
+	if g.dialect == sqlstore.MySQL {
+		from = " FROM DUAL"
+	}
+
+	text := rebind(g.dialect, "INSERT INTO "+g.name+
+		" (work_item_id, resource_id, outcome) SELECT ?, ?, ?"+from+
+		" WHERE NOT EXISTS (SELECT 1 FROM "+g.name+" WHERE work_item_id = ?)")
+
+	return approval.AdvancerFunc(func(ctx context.Context, w approval.WorkItem) error {
+		_, err := db.ExecContext(ctx, text, w.ID, w.ResourceID, string(w.Status), w.ID)
+		return err
+	})
+}
+
 // outcomes returns the outcomes recorded per work item.
 func (g gatedTable) outcomes(ctx context.Context, t *testing.T,
 	db *sql.DB,
