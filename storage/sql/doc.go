@@ -60,6 +60,27 @@
 // create work item is one statement; delete profile is a transaction
 // that locks the profile before it looks for Pending items.
 //
+// # Advancing in the decision's transaction
+//
+// When the host's gated requests live in the same database, set
+// [Config.TxAdvancer]: a change that decides a work item then runs in
+// one transaction with the host's [TxAdvancer], which receives the
+// *sql.Tx. Decision, approval row and advance commit together, or
+// roll back together when the advancer fails, and the call returns
+// its error with nothing decided. The store reports AdvancesInTx, so
+// the engine marks such decisions advanced and calls no advancer of
+// its own; no dispatcher is needed for them. A transaction that the
+// database aborts, in the store's statements or the host's, runs
+// again whole, with a new *sql.Tx, up to [Config.RetryAttempts].
+//
+// # Cancellation
+//
+// Every call takes its context to the driver. A call whose context
+// ends either committed or left nothing behind, and its connection
+// is back in the pool when it returns: a transaction runs on a
+// *sql.Conn of its own, whose Close waits for the rollback that
+// database/sql starts when the context ends.
+//
 // # Listings
 //
 // Listings are keyset-paginated in ID order on an index: (status, id),
@@ -106,5 +127,6 @@
 // makes a writer wait for the lock instead of failing at once. The
 // store begins its write transactions with BEGIN IMMEDIATE on a
 // connection of its own whatever the DSN says; _txlock=immediate
-// does the same for transactions the host runs on the same pool.
+// does the same for transactions the host runs on the same pool, and
+// for the transactions of a [TxAdvancer], which are database/sql's.
 package sqlstore
