@@ -146,6 +146,15 @@ func encodeApprovals(list []approval.Approval) (string, error) {
 }
 
 func decodeApprovals(raw string) ([]approval.Approval, error) {
+	// A Pending item's list is most often one of these; they need no
+	// decoder.
+	switch raw {
+	case "null":
+		return nil, nil
+	case "[]":
+		return []approval.Approval{}, nil
+	}
+
 	var in []storedApproval
 	if err := json.Unmarshal([]byte(raw), &in); err != nil {
 		return nil, fmt.Errorf("decode approvals: %w", err)

@@ -23,7 +23,7 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	text, args := s.listQuery(q)
 	text = expand(text, s.prefix)
 
-	items, err := s.queryItems(ctx, s.db, text, args...)
+	items, err := s.queryItems(ctx, s.db, q.Limit, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list work items: %w", err)
 	}
@@ -187,9 +187,10 @@ func (l *listBuilder) filter(q approval.WorkItemQuery) (string, string) {
 	return text, order
 }
 
-// queryItems runs a query that returns work item rows.
-func (s *Store) queryItems(ctx context.Context, ex execer, text string,
-	args ...any,
+// queryItems runs a query that returns up to limit work item rows.
+// Every row is scanned into the same destinations.
+func (s *Store) queryItems(ctx context.Context, ex execer, limit int,
+	text string, args ...any,
 ) ([]approval.WorkItem, error) {
 	rows, err := ex.QueryContext(ctx, text, args...)
 	if err != nil {
@@ -197,9 +198,17 @@ func (s *Store) queryItems(ctx context.Context, ex execer, text string,
 	}
 	defer rows.Close()
 
-	var out []approval.WorkItem
+	var r itemRow
+	dest := s.itemDest(&r)
+
+	out := make([]approval.WorkItem, 0, min(limit, approval.DefaultPageSize+1))
 	for rows.Next() {
-		w, err := s.scanItem(rows)
+		r = itemRow{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+
+		w, err := r.item()
 		if err != nil {
 			return nil, err
 		}
