@@ -94,7 +94,7 @@ func (s *Store) UpdateAdvance(ctx context.Context, id, owner string, adv approva
 
 	var n int64
 	err := s.retry(ctx, "update advance", func() error {
-		res, err := s.db.ExecContext(ctx, s.q.updateAdvance, args...)
+		res, err := s.writer().ExecContext(ctx, s.q.updateAdvance, args...)
 		if err != nil {
 			return err
 		}

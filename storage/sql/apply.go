@@ -61,7 +61,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change, args []any) (int64
 	}
 
 	if c.Approval == nil {
-		return s.updateItem(ctx, s.db, args)
+		return s.updateItem(ctx, s.writer(), args)
 	}
 
 	var n int64

@@ -79,7 +79,17 @@
 // ends either committed or left nothing behind, and its connection
 // is back in the pool when it returns: a transaction runs on a
 // *sql.Conn of its own, whose Close waits for the rollback that
-// database/sql starts when the context ends.
+// database/sql starts when the context ends. Its outcome is unknown
+// to the caller, though: a server may still finish a statement whose
+// client has gone, so a decision may commit after its call returned
+// the context's error. Such a decision is advanced like any other.
+//
+// On SQLite the wait for the write lock ends with the context too.
+// SQLite's busy handler sleeps through the interrupt the driver sends
+// when a context ends, so the store waits for the lock itself: it
+// turns the connection's busy timeout off while it tries, pauses
+// between tries for as long as the timeout would have waited, and
+// turns it back on.
 //
 // # Listings
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"os"
 	"regexp"
 	"sync"
@@ -83,11 +84,18 @@ func (in *injector) fire(query string) error {
 }
 
 // openFaulty opens a pool of b's test database through a connector
-// that lets inj fail statements.
+// that lets inj fail statements. On SQLite the connections have no
+// busy timeout, so that a busy error, injected or real, reaches the
+// store's retry of whole transactions at once instead of the store's
+// wait for the write lock, which retries it for as long as the
+// timeout allows.
 func openFaulty(t *testing.T, b backend, inj *injector) *sql.DB {
 	t.Helper()
 
 	name, dsn := dsnOf(t, b)
+	if b.dialect == sqlstore.SQLite {
+		dsn = sqliteDSNWithTimeout(newSQLiteFile(t), 0)
+	}
 
 	probe, err := sql.Open(name, dsn)
 	require.NoError(t, err)
@@ -134,9 +142,14 @@ func dsnOf(t *testing.T, b backend) (string, string) {
 
 // sqliteDSN is the DSN the package documentation recommends.
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)" +
-		"&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return sqliteDSNWithTimeout(path, 10000)
+}
+
+// sqliteDSNWithTimeout is sqliteDSN with another busy timeout.
+func sqliteDSNWithTimeout(path string, ms int) string {
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)"+
+		"&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate", path, ms)
 }
 
 type rawConnector struct {

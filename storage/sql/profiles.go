@@ -18,7 +18,7 @@ func (s *Store) CreateProfile(ctx context.Context, p approval.Profile) error {
 	args = append([]any{p.ID}, args...)
 
 	err = s.retry(ctx, "create profile", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.insertProfile, args...)
+		_, err := s.writer().ExecContext(ctx, s.q.insertProfile, args...)
 		return err
 	})
 	if err == nil {
@@ -97,7 +97,7 @@ func (s *Store) UpdateProfile(ctx context.Context, p approval.Profile, readVersi
 
 	var n int64
 	err = s.retry(ctx, "update profile", func() error {
-		res, err := s.db.ExecContext(ctx, s.q.updateProfile, args...)
+		res, err := s.writer().ExecContext(ctx, s.q.updateProfile, args...)
 		if err != nil {
 			return err
 		}

@@ -323,10 +323,10 @@ func testInjectedErrors(t *testing.T, b backend) {
 		r.trial(t, tc, fatal, 1, &tally)
 	}
 
-	t.Logf("injected %d errors over %d trials: %d retried whole to success "+
+	t.Logf("%s: injected %d errors over %d trials: %d retried whole to success "+
 		"within %d attempts, %d gave up as ErrConflict after %d attempts, "+
 		"%d non-retryable returned after 1 attempt",
-		tally.injected, tally.trials, tally.recovered, injectBound,
+		b.name, tally.injected, tally.trials, tally.recovered, injectBound,
 		tally.gaveUp, injectBound, tally.fatal)
 }
 

@@ -90,6 +90,7 @@ type Store struct {
 	q        *queries
 
 	txAdvancer TxAdvancer
+	busy       busyTimeout
 }
 
 var _ approval.Store = (*Store)(nil)

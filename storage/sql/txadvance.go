@@ -151,7 +151,8 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, c approval.Change,
 // inSQLTx runs fn in a transaction of database/sql, committed when fn
 // returns nil and rolled back otherwise. On SQLite it begins as the
 // DSN's _txlock says; the package documentation recommends
-// immediate.
+// immediate, so that the wait for the write lock happens as the
+// transaction begins, where lockWait ends it with ctx.
 //
 // The transaction runs on a *sql.Conn taken for it. When ctx ends,
 // database/sql rolls the transaction back in a goroutine of its own;
@@ -165,7 +166,18 @@ func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer conn.Close()
 
-	tx, err := conn.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	begin := func() error {
+		var err error
+		tx, err = conn.BeginTx(ctx, nil)
+		return err
+	}
+
+	if s.dialect == SQLite {
+		err = s.lockWait(ctx, conn, begin)
+	} else {
+		err = begin()
+	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

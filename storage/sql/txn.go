@@ -94,7 +94,11 @@ func (s *Store) inImmediateTx(ctx context.Context, fn func(tx execer) error) err
 	}
 	defer conn.Close()
 
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	err = s.lockWait(ctx, conn, func() error {
+		_, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 

@@ -24,7 +24,7 @@ func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
 	err = s.retry(ctx, "create work item", func() error {
 		var err error
 		if len(w.Approvals) == 0 {
-			n, err = s.insertItem(ctx, s.db, w, args)
+			n, err = s.insertItem(ctx, s.writer(), w, args)
 			return err
 		}
 
