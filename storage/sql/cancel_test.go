@@ -442,7 +442,7 @@ func testDispatcherStop(t *testing.T, b backend) {
 	requireNoPartialRows(t, rep)
 	require.Equal(t, items, rep.decided)
 
-	t.Logf("dispatcher stopped %d times (%d with the advancer in flight), "+
+	t.Logf("%s: dispatcher stopped %d times (%d with the advancer in flight), "+
 		"%d advances done: 0 connections in use after each stop, %d partial rows",
-		trials, stoppedInFlight, advanced.Load(), rep.partial)
+		b.name, trials, stoppedInFlight, advanced.Load(), rep.partial)
 }

@@ -460,7 +460,7 @@ func testTxAdvanceExactlyOnce(t *testing.T, b backend) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
-	t.Logf("advance in transaction: %d items decided by %d engines racing, "+
-		"%d advancer calls committed or rolled back, each decision in the host table once",
-		items, engines, calls.Load())
+	t.Logf("%s: advance in transaction: %d items decided by %d engines racing, "+
+		"%d advancer calls in all, each decision in the host table once",
+		b.name, items, engines, calls.Load())
 }
