@@ -38,6 +38,10 @@ type bareSubject struct {
 	marked bool
 	prefix string
 
+	// stmts holds every statement of q, prepared once: a program that
+	// runs the same statements again and again parses them once.
+	stmts map[string]*sql.Stmt
+
 	seq  atomic.Int64
 	once sync.Once
 }
@@ -79,6 +83,18 @@ func newBare(b *testing.B, d benchDB, conns int, marked bool) *bareSubject {
 	}
 	b.Cleanup(s.close)
 
+	s.stmts = make(map[string]*sql.Stmt)
+	for _, text := range []string{
+		s.q.create, s.q.approve, s.q.approveRow, s.q.reject, s.q.mark,
+		s.q.get, s.q.listPending, s.q.inbox,
+	} {
+		st, err := s.db.PrepareContext(ctx, text)
+		if err != nil {
+			b.Fatalf("prepare: %v\n%s", err, text)
+		}
+		s.stmts[text] = st
+	}
+
 	err := insertRows(ctx, s.db.DB, d.dialect,
 		loadTable{s.prefix + "approvers", []string{"user_id", "profile_id"}},
 		4, func(i int) []any {
@@ -105,6 +121,10 @@ func (s *bareSubject) close() {
 		ctx, cancel := contextWithTimeout(time.Minute)
 		defer cancel()
 
+		for _, st := range s.stmts {
+			_ = st.Close()
+		}
+
 		p := s.prefix
 		_ = dropTables(ctx, s.db.DB, p+"approvals", p+"approvers", p+"items")
 		_ = s.db.Close()
@@ -114,7 +134,7 @@ func (s *bareSubject) close() {
 func (s *bareSubject) create(ctx context.Context) error {
 	n := s.seq.Add(1)
 
-	_, err := s.db.ExecContext(ctx, s.q.create,
+	_, err := s.stmts[s.q.create].ExecContext(ctx,
 		uuid.Must(uuid.NewV7()).String(), "main", "enrollment_request",
 		"er-c"+strconv.FormatInt(n, 10), benchDescription, benchRequester,
 		3, benchTimeArg(s.d.dialect, benchNow()))
@@ -130,7 +150,7 @@ func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
 
 	if s.d.dialect == sqlstore.Postgres {
 		var status string
-		err := s.db.QueryRowContext(ctx, s.q.approve,
+		err := s.stmts[s.q.approve].QueryRowContext(ctx,
 			id, userID, "", at, !s.marked).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errNotPending
@@ -143,7 +163,8 @@ func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
 	}
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.approve, at, !s.marked, id)
+		res, err := tx.StmtContext(ctx, s.stmts[s.q.approve]).
+			ExecContext(ctx, at, !s.marked, id)
 		if err != nil {
 			return err
 		}
@@ -152,7 +173,8 @@ func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
 			return errors.Join(errNotPending, err)
 		}
 
-		_, err = tx.ExecContext(ctx, s.q.approveRow, id, userID, "", at)
+		_, err = tx.StmtContext(ctx, s.stmts[s.q.approveRow]).
+			ExecContext(ctx, id, userID, "", at)
 
 		return err
 	})
@@ -186,13 +208,13 @@ func (s *bareSubject) markAdvanced(ctx context.Context, id string) error {
 		return nil
 	}
 
-	_, err := s.db.ExecContext(ctx, s.q.mark, id)
+	_, err := s.stmts[s.q.mark].ExecContext(ctx, id)
 
 	return err
 }
 
 func (s *bareSubject) reject(ctx context.Context, id string, u int) error {
-	res, err := s.db.ExecContext(ctx, s.q.reject,
+	res, err := s.stmts[s.q.reject].ExecContext(ctx,
 		benchUser(u).UserID, "no", benchTimeArg(s.d.dialect, benchNow()), !s.marked, id)
 	if err != nil {
 		return err
@@ -230,7 +252,7 @@ func (w *bareItem) dest() []any {
 }
 
 func (s *bareSubject) get(ctx context.Context, id string) error {
-	rows, err := s.db.QueryContext(ctx, s.q.get, id)
+	rows, err := s.stmts[s.q.get].QueryContext(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -274,7 +296,7 @@ func (s *bareSubject) inbox(ctx context.Context) (int, error) {
 }
 
 func (s *bareSubject) list(ctx context.Context, text string, args ...any) (int, error) {
-	rows, err := s.db.QueryContext(ctx, text, args...)
+	rows, err := s.stmts[text].QueryContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
