@@ -373,7 +373,7 @@ func fill(b *testing.B, n int, add func(int)) {
 //
 //nolint:paralleltest // it measures the heap, which other tests disturb
 func TestMemoryPerItem(t *testing.T) {
-	n := 20_000
+	n := 5_000
 	if os.Getenv("WORKITEMS_BENCH_LARGE") != "" {
 		n = 1_000_000
 	}
