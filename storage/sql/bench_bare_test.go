@@ -88,7 +88,8 @@ func newBare(b *testing.B, d benchDB, conns int, marked bool) *bareSubject {
 		s.q.create, s.q.approve, s.q.approveRow, s.q.reject, s.q.mark,
 		s.q.get, s.q.listPending, s.q.inbox,
 	} {
-		st, err := s.db.PrepareContext(ctx, text)
+		// close closes them.
+		st, err := s.db.PrepareContext(ctx, text) //nolint:sqlclosecheck // see above
 		if err != nil {
 			b.Fatalf("prepare: %v\n%s", err, text)
 		}
@@ -163,8 +164,9 @@ func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
 	}
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.stmts[s.q.approve]).
-			ExecContext(ctx, at, !s.marked, id)
+		// Statements of a transaction close with it.
+		update := tx.StmtContext(ctx, s.stmts[s.q.approve]) //nolint:sqlclosecheck // see above
+		res, err := update.ExecContext(ctx, at, !s.marked, id)
 		if err != nil {
 			return err
 		}
@@ -173,8 +175,8 @@ func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
 			return errors.Join(errNotPending, err)
 		}
 
-		_, err = tx.StmtContext(ctx, s.stmts[s.q.approveRow]).
-			ExecContext(ctx, id, userID, "", at)
+		insert := tx.StmtContext(ctx, s.stmts[s.q.approveRow]) //nolint:sqlclosecheck // see above
+		_, err = insert.ExecContext(ctx, id, userID, "", at)
 
 		return err
 	})
