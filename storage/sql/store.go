@@ -91,10 +91,6 @@ type Store struct {
 
 	txAdvancer TxAdvancer
 	busy       busyTimeout
-
-	// stmts holds the prepared reads of a SQLite store; nil on the
-	// other dialects.
-	stmts *stmtCache
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -142,10 +138,6 @@ func New(db *sql.DB, d Dialect, cfg *Config) (*Store, error) {
 		return nil, err
 	}
 	s.q = q.withPrefix(s.prefix)
-
-	if d == SQLite {
-		s.stmts = newStmtCache(db)
-	}
 
 	return s, nil
 }
