@@ -28,10 +28,13 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) error {
 	}
 	args = append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion)
 
-	var n int64
+	var (
+		n       int64
+		version sql.NullInt64
+	)
 	err = s.retry(ctx, "apply", func() error {
 		var err error
-		n, err = s.apply(ctx, c, args)
+		n, version, err = s.apply(ctx, c, args)
 		return err
 	})
 
@@ -43,25 +46,34 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) error {
 		return fmt.Errorf("apply %s to work item %q: %w", c.Action, c.Item.ID, err)
 	case n > 0:
 		return nil
+	case s.q.applyItemVersion != "":
+		return missed(c, version)
 	}
 
 	return s.changeMissed(ctx, c)
 }
 
 // apply writes c and returns how many work items it updated: one, or
-// none when a version no longer holds.
-func (s *Store) apply(ctx context.Context, c approval.Change, args []any) (int64, error) {
-	if s.q.applyItem != "" {
+// none when a version no longer holds. Where one statement does it
+// all, it also returns the item's version as that statement saw it.
+func (s *Store) apply(ctx context.Context, c approval.Change,
+	args []any,
+) (int64, sql.NullInt64, error) {
+	var version sql.NullInt64
+
+	if s.q.applyItemVersion != "" {
 		all := slices.Concat(args, s.approvalArgs(c.Approval))
 
 		var n int64
-		err := s.db.QueryRowContext(ctx, s.q.applyItem, all...).Scan(&n)
+		err := s.db.QueryRowContext(ctx, s.q.applyItemVersion, all...).
+			Scan(&n, &version)
 
-		return n, err
+		return n, version, err
 	}
 
 	if c.Approval == nil {
-		return s.updateItem(ctx, s.writer(), args)
+		n, err := s.updateItem(ctx, s.writer(), args)
+		return n, version, err
 	}
 
 	var n int64
@@ -79,7 +91,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change, args []any) (int64
 		return err
 	})
 
-	return n, err
+	return n, version, err
 }
 
 func (s *Store) updateItem(ctx context.Context, ex execer, args []any) (int64, error) {
@@ -99,6 +111,25 @@ func (s *Store) approvalArgs(a *approval.Approval) []any {
 	}
 
 	return []any{a.UserID, a.Comment, s.timeArg(a.At)}
+}
+
+// missed tells why c updated no work item from the version the write
+// saw: ErrNotFound for none, or ErrConflict. The write's snapshot may
+// predate the change that made it miss, so an unchanged version does
+// not prove that the profile changed.
+func missed(c approval.Change, version sql.NullInt64) error {
+	id := c.Item.ID
+
+	switch {
+	case !version.Valid:
+		return fmt.Errorf("work item %q: %w", id, approval.ErrNotFound)
+	case version.Int64 != c.ReadVersion:
+		return fmt.Errorf("work item %q at version %d, not %d: %w",
+			id, version.Int64, c.ReadVersion, approval.ErrConflict)
+	}
+
+	return fmt.Errorf("work item %q or profile %q changed: %w",
+		id, c.Item.ProfileID, approval.ErrConflict)
 }
 
 // changeMissed tells why c updated no work item: ErrNotFound, or

@@ -53,35 +53,16 @@ var postgresQueries = queries{
 		WHERE resource_type = $1 AND resource_id = $2
 		AND status = 'pending'`,
 
-	// One statement, in autocommit: lock the profile row against
-	// edits while its version is checked, update the item if it is
-	// still at the version read, and add the approval to the item
-	// updated. A second approval by the same user fails on the
-	// primary key of the approvals table.
-	applyItem: `WITH prof AS (
-			SELECT p.id FROM {p}profiles p
-			JOIN {p}work_items w ON w.profile_id = p.id
-			WHERE w.id = $15 AND p.version = $17
-			FOR SHARE OF p
-		), item AS (
-			UPDATE {p}work_items SET
-				status = $1, approvals = $2,
-				rejected_by = $3, rejection_reason = $4,
-				rejected_at = $5, advance_state = $6,
-				advance_attempts = $7, advance_error = $8,
-				next_attempt_at = $9, lease_owner = $10,
-				lease_until = $11, advanced_at = $12,
-				version = $13, decided_at = $14
-			WHERE id = $15 AND version = $16
-			AND profile_id IN (SELECT id FROM prof)
-			RETURNING id
-		), added AS (
-			INSERT INTO {p}approvals
-				(work_item_id, user_id, comment, approved_at)
-			SELECT id, $18, $19, $20 FROM item
-			WHERE $18::text IS NOT NULL
-		)
+	applyItem: postgresApply + `
 		SELECT count(*) FROM item`,
+
+	// The version is the one the statement's snapshot holds; NULL
+	// tells a missing item from a changed one without another round
+	// trip.
+	applyItemVersion: postgresApply + `
+		SELECT count(*),
+			(SELECT version FROM {p}work_items WHERE id = $15)
+		FROM item`,
 
 	// SKIP LOCKED passes over items another claim is leasing right
 	// now; its commit then shows them leased. The state is held by a
@@ -115,6 +96,36 @@ var postgresQueries = queries{
 	insertVersion: `INSERT INTO {p}schema_versions (version, applied_at)
 		VALUES ($1, $2)`,
 }
+
+// postgresApply is the approval or rejection in one statement, in
+// autocommit: lock the profile row against edits while its version is
+// checked, update the item if it is still at the version read, and
+// add the approval to the item updated. A second approval by the same
+// user fails on the primary key of the approvals table. The queries
+// that use it add the SELECT that reports what it did.
+const postgresApply = `WITH prof AS (
+			SELECT p.id FROM {p}profiles p
+			JOIN {p}work_items w ON w.profile_id = p.id
+			WHERE w.id = $15 AND p.version = $17
+			FOR SHARE OF p
+		), item AS (
+			UPDATE {p}work_items SET
+				status = $1, approvals = $2,
+				rejected_by = $3, rejection_reason = $4,
+				rejected_at = $5, advance_state = $6,
+				advance_attempts = $7, advance_error = $8,
+				next_attempt_at = $9, lease_owner = $10,
+				lease_until = $11, advanced_at = $12,
+				version = $13, decided_at = $14
+			WHERE id = $15 AND version = $16
+			AND profile_id IN (SELECT id FROM prof)
+			RETURNING id
+		), added AS (
+			INSERT INTO {p}approvals
+				(work_item_id, user_id, comment, approved_at)
+			SELECT id, $18, $19, $20 FROM item
+			WHERE $18::text IS NOT NULL
+		)`
 
 // The columns of a work item and of a profile, qualified with the
 // aliases w and p.

@@ -69,6 +69,12 @@ type queries struct {
 	// none. Empty where the dialect runs the two in a transaction.
 	applyItem string
 
+	// applyItemVersion is applyItem that also returns the version of
+	// the work item as the statement found it, NULL for no such item,
+	// so that a change that updated nothing needs no other read to
+	// tell why.
+	applyItemVersion string
+
 	// claimAdvances, where the dialect has it, leases due items in
 	// one statement and returns them: owner, lease until, after, due
 	// by (NULL for no bound), now, limit.
@@ -125,6 +131,7 @@ func (q *queries) texts() []*string {
 		&q.deleteProfile, &q.insertItem, &q.insertApproval,
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
 		&q.pendingOfResource, &q.updateItem, &q.applyItem,
+		&q.applyItemVersion,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
 		&q.updateAdvance, &q.schemaVersion,
 		&q.insertVersion,
