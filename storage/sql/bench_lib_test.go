@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -88,18 +89,24 @@ type libSubject struct {
 
 func noopAdvance(context.Context, approval.WorkItem) error { return nil }
 
+func noopTxAdvance(context.Context, *sql.Tx, approval.WorkItem) error { return nil }
+
 // newLib returns the library on a new pool of d with at most conns
-// connections.
-func newLib(b *testing.B, d benchDB, conns int) *libSubject {
+// connections. With inTx, the store advances decisions in their own
+// transaction, with an advancer that has nothing to do.
+func newLib(b *testing.B, d benchDB, conns int, inTx bool) *libSubject {
 	b.Helper()
 
 	l := &libSubject{d: d, db: d.open(b, conns)}
 	ctx := b.Context()
 
+	cfg := &sqlstore.Config{TablePrefix: benchPrefix("lib")}
+	if inTx {
+		cfg.TxAdvancer = sqlstore.TxAdvancerFunc(noopTxAdvance)
+	}
+
 	var err error
-	l.store, err = sqlstore.New(l.db.DB, d.dialect, &sqlstore.Config{
-		TablePrefix: benchPrefix("lib"),
-	})
+	l.store, err = sqlstore.New(l.db.DB, d.dialect, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

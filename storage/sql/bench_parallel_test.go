@@ -23,7 +23,7 @@ func BenchmarkParallelApprove(b *testing.B) {
 
 		for _, g := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-				compareVariants(b, d, g, false, func(_ *testing.B, s subject) func(*testing.B) {
+				compareVariants(b, d, g, plain, func(_ *testing.B, s subject) func(*testing.B) {
 					p := &itemPool{s: s, required: 3, before: 1}
 
 					return func(b *testing.B) {
@@ -52,7 +52,7 @@ func BenchmarkContention(b *testing.B) {
 		b.Helper()
 
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-			compareVariants(b, d, g, false, func(_ *testing.B, s subject) func(*testing.B) {
+			compareVariants(b, d, g, plain, func(_ *testing.B, s subject) func(*testing.B) {
 				p := &itemPool{s: s, required: g}
 
 				return func(b *testing.B) {

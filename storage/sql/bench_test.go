@@ -22,8 +22,25 @@ import (
 type benchVariant struct {
 	name   string
 	lib    bool
+	inTx   bool
 	marked bool
 }
+
+// sides says which variants a comparison runs.
+type sides int
+
+const (
+	// plain runs the library and the baseline.
+	plain sides = iota
+
+	// decision also runs the baseline that records advances in a
+	// write of their own.
+	decision
+
+	// txAdvanced runs the library with a store that advances each
+	// decision in its transaction, and the baseline.
+	txAdvanced
+)
 
 // open returns the variant's subject on a new pool of d with at most
 // conns connections.
@@ -31,25 +48,26 @@ func (v benchVariant) open(b *testing.B, d benchDB, conns int) subject {
 	b.Helper()
 
 	if v.lib {
-		return newLib(b, d, conns)
+		return newLib(b, d, conns, v.inTx)
 	}
 
 	return newBare(b, d, conns, v.marked)
 }
 
-// compareVariants runs one sub-benchmark per variant on d: the
-// library, the baseline, and with marked the baseline that records
-// advances in a write of their own. They run one after the other,
-// each on a subject of its own that is closed before the next one
-// starts. prepare sets the subject up once for every count of the
-// sub-benchmark and returns its body.
-func compareVariants(b *testing.B, d benchDB, conns int, marked bool,
+// compareVariants runs one sub-benchmark per variant of which on d,
+// one after the other, each on a subject of its own that is closed
+// before the next one starts. prepare sets the subject up once for
+// every count of the sub-benchmark and returns its body.
+func compareVariants(b *testing.B, d benchDB, conns int, which sides,
 	prepare func(b *testing.B, s subject) func(b *testing.B),
 ) {
 	b.Helper()
 
-	vs := []benchVariant{{name: "library", lib: true}, {name: "bare"}}
-	if marked {
+	vs := []benchVariant{
+		{name: "library", lib: true, inTx: which == txAdvanced},
+		{name: "bare"},
+	}
+	if which == decision {
 		vs = append(vs, benchVariant{name: "bare-marked", marked: true})
 	}
 
@@ -114,7 +132,7 @@ func BenchmarkCreate(b *testing.B) {
 	forEachDB(b, func(b *testing.B, d benchDB) {
 		b.Helper()
 
-		compareVariants(b, d, 4, false, func(_ *testing.B, s subject) func(*testing.B) {
+		compareVariants(b, d, 4, plain, func(_ *testing.B, s subject) func(*testing.B) {
 			return func(b *testing.B) {
 				b.Helper()
 
@@ -131,11 +149,10 @@ func BenchmarkCreate(b *testing.B) {
 
 // benchApprove approves fresh items after before of required
 // approvals.
-func benchApprove(b *testing.B, d benchDB, required, before int) {
+func benchApprove(b *testing.B, d benchDB, which sides, required, before int) {
 	b.Helper()
 
-	decides := before+1 >= required
-	compareVariants(b, d, 4, decides, func(_ *testing.B, s subject) func(*testing.B) {
+	compareVariants(b, d, 4, which, func(_ *testing.B, s subject) func(*testing.B) {
 		p := &itemPool{s: s, required: required, before: before}
 
 		return func(b *testing.B) {
@@ -155,8 +172,38 @@ func BenchmarkApprove(b *testing.B) {
 	forEachDB(b, func(b *testing.B, d benchDB) {
 		b.Helper()
 
-		b.Run("BelowThreshold", func(b *testing.B) { benchApprove(b, d, 3, 1) })
-		b.Run("ReachingThreshold", func(b *testing.B) { benchApprove(b, d, 3, 2) })
+		b.Run("BelowThreshold", func(b *testing.B) {
+			benchApprove(b, d, plain, 3, 1)
+		})
+
+		b.Run("ReachingThreshold", func(b *testing.B) {
+			benchApprove(b, d, decision, 3, 2)
+
+			// The same with a store that advances in the decision's
+			// transaction, so that one write records both.
+			b.Run("TxAdvancer", func(b *testing.B) {
+				benchApprove(b, d, txAdvanced, 3, 2)
+			})
+		})
+	})
+}
+
+func benchReject(b *testing.B, d benchDB, which sides) {
+	b.Helper()
+
+	compareVariants(b, d, 4, which, func(_ *testing.B, s subject) func(*testing.B) {
+		p := &itemPool{s: s, required: 3}
+
+		return func(b *testing.B) {
+			b.Helper()
+
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.reject(b.Context(), p.next(b), 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
 	})
 }
 
@@ -164,20 +211,8 @@ func BenchmarkReject(b *testing.B) {
 	forEachDB(b, func(b *testing.B, d benchDB) {
 		b.Helper()
 
-		compareVariants(b, d, 4, true, func(_ *testing.B, s subject) func(*testing.B) {
-			p := &itemPool{s: s, required: 3}
-
-			return func(b *testing.B) {
-				b.Helper()
-
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := s.reject(b.Context(), p.next(b), 0); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-		})
+		benchReject(b, d, decision)
+		b.Run("TxAdvancer", func(b *testing.B) { benchReject(b, d, txAdvanced) })
 	})
 }
 
@@ -185,7 +220,7 @@ func BenchmarkGet(b *testing.B) {
 	forEachDB(b, func(b *testing.B, d benchDB) {
 		b.Helper()
 
-		compareVariants(b, d, 4, false, func(b *testing.B, s subject) func(*testing.B) {
+		compareVariants(b, d, 4, plain, func(b *testing.B, s subject) func(*testing.B) {
 			b.Helper()
 
 			ids := s.fresh(b, 1000, 3, 1)
@@ -225,7 +260,7 @@ func benchList(b *testing.B, list func(s subject) func(*testing.B) error) {
 
 		for _, size := range listSizes() {
 			b.Run(fmt.Sprintf("items=%d", size), func(b *testing.B) {
-				compareVariants(b, d, 4, false, func(b *testing.B, s subject) func(*testing.B) {
+				compareVariants(b, d, 4, plain, func(b *testing.B, s subject) func(*testing.B) {
 					b.Helper()
 
 					s.fill(b, size)
