@@ -112,8 +112,12 @@ func genericPlan(t *testing.T, s *Store, text string, args []any) string {
 		params[i] = literal(a)
 	}
 
-	rows, err := tx.QueryContext(ctx,
-		"EXPLAIN EXECUTE listing("+strings.Join(params, ", ")+")")
+	execute := "EXPLAIN EXECUTE listing"
+	if len(params) > 0 {
+		execute += "(" + strings.Join(params, ", ") + ")"
+	}
+
+	rows, err := tx.QueryContext(ctx, execute)
 	require.NoError(t, err)
 	defer rows.Close()
 
