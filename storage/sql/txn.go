@@ -99,6 +99,10 @@ func (s *Store) inImmediateTx(ctx context.Context, fn func(tx execer) error) err
 		return err
 	})
 	if err != nil {
+		// A BEGIN cut short by its context may have begun the
+		// transaction all the same; a connection that went back to the
+		// pool holding it would keep the write lock from every writer.
+		rollback(ctx, conn)
 		return fmt.Errorf("begin: %w", err)
 	}
 
