@@ -11,11 +11,11 @@ import (
 
 // ListWorkItems implements [approval.Store].
 //
-// Every filter the caller spells is a bound parameter; statuses,
-// advance states and the limit, which the package spells, are written
-// into the text. The items come in ID order from an index whose
-// leading columns the filters fix: status and ID, profile, status and
-// ID, resource, or advance state and ID.
+// Every filter the caller spells is a bound parameter; on PostgreSQL,
+// statuses, advance states and the limit, which the package spells,
+// are written into the text. The items come in ID order from an index
+// whose leading columns the filters fix: status and ID, profile,
+// status and ID, resource, or advance state and ID.
 func (s *Store) ListWorkItems(ctx context.Context,
 	q approval.WorkItemQuery,
 ) ([]approval.WorkItem, error) {
@@ -39,8 +39,9 @@ func (s *Store) ListWorkItems(ctx context.Context,
 const maxBranches = 32
 
 // listQuery builds the statement for q from fixed fragments; the
-// values of q go into bound parameters, but for the statuses and
-// advance states this package spells and the limit (see constant).
+// values of q go into bound parameters, but on PostgreSQL for the
+// statuses and advance states this package spells and the limit (see
+// constant).
 //
 // A listing by profile reads one branch per profile and status, each
 // at most q.Limit items from the (profile_id, status, id) index in
@@ -54,7 +55,7 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 	branches := splitByProfile(q)
 	if len(branches) == 0 {
 		where, order := l.filter(q, itemCols)
-		return where + " ORDER BY " + order + limit(q.Limit), l.args
+		return where + " ORDER BY " + order + l.limit(q.Limit), l.args
 	}
 
 	// MySQL and SQLite copy each branch into a temporary table; they
@@ -82,10 +83,10 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 
 		where, order := l.filter(one, cols)
 		fmt.Fprintf(&b, "SELECT * FROM (%s ORDER BY %s%s) AS b%d",
-			where, order, limit(q.Limit), i)
+			where, order, l.limit(q.Limit), i)
 	}
 	b.WriteString(") AS u ORDER BY id")
-	b.WriteString(limit(q.Limit))
+	b.WriteString(l.limit(q.Limit))
 
 	if idsOnly {
 		b.WriteString(") AS page JOIN {p}work_items w ON w.id = page.id ORDER BY w.id")
@@ -146,13 +147,14 @@ func (l *listBuilder) param(v any) string {
 // (..., col, id) gives the order, and the plan stays a range scan of
 // it.
 func (l *listBuilder) fixed(col, value string) string {
-	v := l.constant(value)
-	return col + " >= " + v + " AND " + col + " <= " + v
+	return col + " >= " + l.constant(value) + " AND " +
+		col + " <= " + l.constant(value)
 }
 
-// constant returns value as a literal when it is a status or an
-// advance state, which this package spells itself, and as a bound
-// parameter otherwise; an unknown value matches no row either way.
+// constant returns value as a literal on PostgreSQL when it is a
+// status or an advance state, which this package spells itself, and
+// as a bound parameter otherwise; an unknown value matches no row
+// either way.
 //
 // A literal lets PostgreSQL plan for the value: with the status bound,
 // the generic plan of a prepared listing costs it as one of a few
@@ -160,7 +162,16 @@ func (l *listBuilder) fixed(col, value string) string {
 // past about 100k items it planned every call afresh, 60 to 90
 // microseconds each time. The first page of Pending items now has no
 // parameter at all and is planned once.
+//
+// The other dialects keep binding: they gain nothing, and a statement
+// with no parameter at all, canceled at the wrong moment, left
+// modernc.org/sqlite holding the database's write lock
+// (TestCanceledCalls hung about one run in ten).
 func (l *listBuilder) constant(value string) string {
+	if l.dialect != Postgres {
+		return l.param(value)
+	}
+
 	switch value {
 	case string(approval.StatusPending), string(approval.StatusApproved),
 		string(approval.StatusRejected), string(approval.AdvanceDue),
@@ -171,11 +182,16 @@ func (l *listBuilder) constant(value string) string {
 	return l.param(value)
 }
 
-// limit returns the LIMIT clause of n rows, with n written into the
-// text: PostgreSQL costs a bound LIMIT as a tenth of the rows it
-// expects, so that the cost of the generic plan grows with the table
-// and the planner keeps planning each call. A number carries no SQL.
-func limit(n int) string {
+// limit returns the LIMIT clause of n rows. On PostgreSQL n is
+// written into the text: it costs a bound LIMIT as a tenth of the rows
+// it expects, so that the cost of the generic plan grows with the
+// table and the planner keeps planning each call. A number carries no
+// SQL. The other dialects bind it, for the reason given on constant.
+func (l *listBuilder) limit(n int) string {
+	if l.dialect != Postgres {
+		return " LIMIT " + l.param(n)
+	}
+
 	return " LIMIT " + strconv.Itoa(n)
 }
 
