@@ -18,8 +18,11 @@
 //
 // A call flows one way: the engine reads the work item and its
 // profile from the [Store], derives the [Change] with [Approve] or
-// [Reject], and asks the store to write it only if neither record
-// changed since the read, retrying on a conflict. The same atomic
+// [Reject], and asks the store to write it if the profile is still at
+// the version read. The store makes the change to the item as stored,
+// as [Change.On] says, so approvals that race on one item all count
+// and the one that reaches the threshold decides; only an edit of the
+// profile sends the engine back to read again. The same atomic
 // write marks the decision's advance as due, and the engine then hands
 // the decided item to the host's [ResourceAdvancer]. A failed advance
 // is retried by [Engine.ResumeAdvances] or a [Dispatcher], so the

@@ -83,15 +83,25 @@ type txStore struct {
 
 func (s *txStore) AdvancesInTx() bool { return true }
 
-func (s *txStore) Apply(ctx context.Context, c approval.Change) error {
-	if c.Item.Status.Decided() {
-		if s.fail {
-			return errors.New("gated request table locked")
-		}
-		s.advanced = append(s.advanced, c.Item)
+func (s *txStore) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
+	// The tests act one at a time, so the item read here is the one
+	// the store then changes.
+	cur, err := s.GetWorkItem(ctx, c.Item.ID)
+	if err != nil {
+		return approval.WorkItem{}, err
 	}
 
-	return s.Store.Apply(ctx, c)
+	next, err := c.On(cur)
+	if err == nil && next.Status.Decided() && s.fail {
+		return approval.WorkItem{}, errors.New("gated request table locked")
+	}
+
+	w, err := s.Store.Apply(ctx, c)
+	if err == nil && w.Status.Decided() {
+		s.advanced = append(s.advanced, w)
+	}
+
+	return w, err
 }
 
 func TestTxAdvancingStoreAdvancesWithTheDecision(t *testing.T) {

@@ -2,6 +2,7 @@ package approval
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,15 +22,18 @@ const (
 	ActionReject Action = "reject"
 )
 
-// Change is one decided step on a work item: the item as it must be
-// stored, and the versions it was derived from. A store applies it
-// atomically and only if both versions still hold.
+// Change is one step an approver takes on a work item. It is derived
+// from the item as the engine read it, yet keeps its meaning on the
+// item as stored when it is written, which other approvers may have
+// moved on meanwhile: [Change.On] says what it makes of any item. So
+// approvals by different users commute, and a store writes them one
+// after the other without sending anyone back to read again.
 type Change struct {
 	// Action is what the approver did.
 	Action Action
 
-	// Item is the work item after the change, its Version one higher
-	// than ReadVersion.
+	// Item is the work item after the change, made to the item read:
+	// what [Change.On] returns for an item still at ReadVersion.
 	Item WorkItem
 
 	// ReadVersion is the work item version the change was derived from.
@@ -40,8 +44,99 @@ type Change struct {
 	ProfileVersion int64
 
 	// Approval is the approval the change adds, nil for a rejection.
-	// It is also the last element of Item.Approvals.
 	Approval *Approval
+
+	// Rejection is the rejection the change records, nil for an
+	// approval.
+	Rejection *Rejection
+
+	// Lease is what a decision gives the deciding engine instance: the
+	// right to call the advancer first.
+	Lease Lease
+
+	// AdvancedInTx records a decision as advanced the moment it is
+	// made, for a [TxAdvancingStore], which advances inside the write.
+	AdvancedInTx bool
+}
+
+// On returns the work item w after the change: the approval added,
+// deciding w Approved once the count reaches w.RequiredApprovals, or
+// the rejection, which decides it Rejected; the version goes up by
+// one. It returns ErrNotPending when w is decided, and for an
+// approval ErrAlreadyApproved when its user already approved w. Who
+// may act was settled when the change was derived, under a profile
+// version the store checks, and does not depend on what others did
+// since.
+func (c Change) On(w WorkItem) (WorkItem, error) {
+	if w.Status != StatusPending {
+		return WorkItem{}, fmt.Errorf("work item %q is %s: %w",
+			w.ID, w.Status, ErrNotPending)
+	}
+
+	next := w
+	next.Version = w.Version + 1
+
+	switch {
+	case c.Action == ActionApprove && c.Approval != nil:
+		if w.ApprovedBy(c.Approval.UserID) {
+			return WorkItem{}, fmt.Errorf("user %q on work item %q: %w",
+				c.Approval.UserID, w.ID, ErrAlreadyApproved)
+		}
+
+		// The approvals get a fresh array with room for exactly one
+		// more, so that w keeps its own.
+		next.Approvals = make([]Approval, len(w.Approvals), len(w.Approvals)+1)
+		copy(next.Approvals, w.Approvals)
+		next.Approvals = append(next.Approvals, *c.Approval)
+
+		if len(next.Approvals) >= next.RequiredApprovals {
+			c.decide(&next, StatusApproved)
+		}
+	case c.Action == ActionReject && c.Rejection != nil:
+		r := *c.Rejection
+		next.Rejection = &r
+		next.Approvals = slices.Clone(w.Approvals)
+		c.decide(&next, StatusRejected)
+	default:
+		return WorkItem{}, invalid("change",
+			"action %q without its approval or rejection", string(c.Action))
+	}
+
+	return next, nil
+}
+
+// At is when the approver acted: the time of the approval or the
+// rejection, and of the decision when the change makes one.
+func (c Change) At() time.Time {
+	switch {
+	case c.Approval != nil:
+		return c.Approval.At
+	case c.Rejection != nil:
+		return c.Rejection.At
+	}
+
+	return time.Time{}
+}
+
+// DecisionAdvance is the advance record of the item when the change
+// decides it: due, and leased to the deciding engine, or advanced at
+// once with AdvancedInTx.
+func (c Change) DecisionAdvance() Advance {
+	if c.AdvancedInTx {
+		return AdvanceSucceeded(Advance{}, c.At())
+	}
+
+	return Advance{
+		State:      AdvanceDue,
+		LeaseOwner: c.Lease.Owner,
+		LeaseUntil: c.Lease.Until,
+	}
+}
+
+func (c Change) decide(w *WorkItem, s Status) {
+	w.Status = s
+	w.DecidedAt = c.At()
+	w.Advance = c.DecisionAdvance()
 }
 
 // CheckAct reports why p may not take action on item under prof, or
@@ -91,19 +186,12 @@ func Approve(item WorkItem, prof Profile, p Principal, comment string,
 		return Change{}, err
 	}
 
-	// A Pending item has no rejection to copy; the approvals get a
-	// fresh array with room for exactly one more.
-	next := item
-	a := Approval{UserID: p.UserID, Comment: comment, At: now}
-	next.Approvals = make([]Approval, len(item.Approvals), len(item.Approvals)+1)
-	copy(next.Approvals, item.Approvals)
-	next.Approvals = append(next.Approvals, a)
-
-	if len(next.Approvals) >= next.RequiredApprovals {
-		decide(&next, StatusApproved, now, lease)
+	c := Change{
+		Action:   ActionApprove,
+		Approval: &Approval{UserID: p.UserID, Comment: comment, At: now},
 	}
 
-	return change(ActionApprove, item, next, prof, &a), nil
+	return c.from(item, prof, lease)
 }
 
 // Reject derives the change that records p's rejection of item at now.
@@ -115,43 +203,33 @@ func Reject(item WorkItem, prof Profile, p Principal, reason string,
 		return Change{}, err
 	}
 
-	next := item.Clone()
-	next.Rejection = &Rejection{UserID: p.UserID, Reason: reason, At: now}
-	decide(&next, StatusRejected, now, lease)
+	c := Change{
+		Action:    ActionReject,
+		Rejection: &Rejection{UserID: p.UserID, Reason: reason, At: now},
+	}
 
-	return change(ActionReject, item, next, prof, nil), nil
+	return c.from(item, prof, lease)
 }
 
-func decide(w *WorkItem, s Status, now time.Time, lease Lease) {
-	w.Status = s
-	w.DecidedAt = now
-	w.Advance = Advance{
-		State:      AdvanceDue,
-		LeaseOwner: lease.Owner,
-		LeaseUntil: lease.Until,
-	}
-}
+// from completes c as derived from read under prof.
+func (c Change) from(read WorkItem, prof Profile, lease Lease) (Change, error) {
+	c.ReadVersion = read.Version
+	c.ProfileVersion = prof.Version
+	c.Lease = lease
 
-func change(act Action, read, next WorkItem, prof Profile,
-	a *Approval,
-) Change {
-	next.Version = read.Version + 1
+	var err error
+	c.Item, err = c.On(read)
 
-	return Change{
-		Action:         act,
-		Item:           next,
-		ReadVersion:    read.Version,
-		ProfileVersion: prof.Version,
-		Approval:       a,
-	}
+	return c, err
 }
 
 // AdvancedWithDecision returns c with its decision, if it makes one,
 // marked advanced at the moment of the decision: the change for a
 // [TxAdvancingStore], which advances inside the write itself.
 func AdvancedWithDecision(c Change) Change {
+	c.AdvancedInTx = true
 	if c.Item.Status.Decided() {
-		c.Item.Advance = AdvanceSucceeded(Advance{}, c.Item.DecidedAt)
+		c.Item.Advance = c.DecisionAdvance()
 	}
 
 	return c

@@ -7,9 +7,10 @@ import (
 
 // Store keeps profiles and work items. The engine derives every change
 // with the pure functions of this package and hands it to the store,
-// which writes it atomically and only if what the engine read still
-// holds. A store holds no rules beyond those few conditions, so any
-// storage engine with atomic conditional writes can implement it.
+// which writes it atomically and only if what the change relies on
+// still holds. A store holds no rules of its own: where it applies a
+// change to an item that moved on, it does what [Change.On] says, so
+// any storage engine with atomic conditional writes can implement it.
 //
 // Every method is safe for concurrent use, including by several
 // processes sharing one database. Values passed in and returned are
@@ -64,16 +65,18 @@ type Store interface {
 	// ascending ID order, starting after q.After.
 	ListWorkItems(ctx context.Context, q WorkItemQuery) ([]WorkItem, error)
 
-	// Apply writes c.Item if the stored work item is at c.ReadVersion
-	// and its profile at c.ProfileVersion, and otherwise returns
-	// ErrConflict; it checks the versions first. Then, on its own,
-	// whatever the caller derived, it returns ErrAlreadyApproved when
-	// c adds an approval by a user who already approved. The write is
-	// atomic: the approval, the status and the advance mark commit
-	// together or not at all. A change alters only the status, the
-	// approvals, the rejection, the advance record, the version and
-	// DecidedAt; a store may ignore the other fields of c.Item.
-	Apply(ctx context.Context, c Change) error
+	// Apply writes c.On(stored), where stored is the work item as
+	// stored at the moment of the write, if the profile it is bound to
+	// is still at c.ProfileVersion, and returns what it wrote. So an
+	// approval derived from an older read still counts, and decides the
+	// item if it is the one that reaches the threshold. It returns
+	// ErrNotFound, ErrConflict when the profile changed, and the errors
+	// of [Change.On]: ErrNotPending, and ErrAlreadyApproved, which the
+	// store enforces whatever its caller derived. When stored is at
+	// c.ReadVersion, c.Item is what it writes. The write is atomic: the
+	// approval, the status and the advance mark commit together or not
+	// at all.
+	Apply(ctx context.Context, c Change) (WorkItem, error)
 
 	// ClaimAdvances leases up to c.Limit decided work items with IDs
 	// above c.After whose advance is AdvanceDue, due by c.DueBy, and
@@ -96,10 +99,10 @@ type Store interface {
 // live in the same database: decision and advance then commit or roll
 // back together, exactly once, with no dispatcher needed.
 //
-// When AdvancesInTx reports true, the engine hands Apply changes that
-// decide a work item already marked advanced, and calls no advancer
-// itself. Apply runs the host's advancer within its transaction and
-// commits only if it succeeded; otherwise it writes nothing and
+// When AdvancesInTx reports true, the engine hands Apply changes with
+// AdvancedInTx set, and calls no advancer itself. When the write
+// decides the item, Apply runs the host's advancer within its
+// transaction and commits only if it succeeded; otherwise it writes nothing and
 // returns the advancer's error, so the caller sees no decision.
 type TxAdvancingStore interface {
 	Store

@@ -188,8 +188,10 @@ func (e *Engine) Reject(ctx context.Context, itemID string, p Principal,
 }
 
 // act reads the work item and its profile, derives the change, and
-// writes it, again after each concurrent change; then it advances a
-// decision.
+// has the store apply it to the item as stored, which other approvals
+// may have moved on; only an edit of the profile sends it back to
+// read again. Then it advances a decision, whether its own approval
+// reached the threshold on the item read or on one that moved on.
 func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 	derive func(WorkItem, Profile) (Change, error),
 ) (WorkItem, error) {
@@ -203,14 +205,14 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 
 	inTx := e.advancesInTx()
 
-	var c Change
+	var item WorkItem
 	err := e.retry(ctx, func() error {
 		w, prof, err := e.load(ctx, itemID)
 		if err != nil {
 			return err
 		}
 
-		c, err = derive(w, prof)
+		c, err := derive(w, prof)
 		if err != nil {
 			return err
 		}
@@ -219,13 +221,15 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 			c = AdvancedWithDecision(c)
 		}
 
-		return e.store.Apply(ctx, c)
+		item, err = e.store.Apply(ctx, c)
+
+		return err
 	})
 	if err != nil {
 		return WorkItem{}, fmt.Errorf("work item %q: %w", itemID, err)
 	}
 
-	item := normalizeItem(c.Item)
+	item = normalizeItem(item)
 	if !item.Status.Decided() || inTx {
 		return item, nil
 	}

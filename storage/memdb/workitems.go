@@ -147,16 +147,12 @@ func (s *Store) ListWorkItems(ctx context.Context,
 }
 
 // Apply implements [approval.Store].
-func (s *Store) Apply(ctx context.Context, c approval.Change) error {
-	return s.write(ctx, func(txn *memdb.Txn) error {
+func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
+	var out approval.WorkItem
+	err := s.write(ctx, func(txn *memdb.Txn) error {
 		cur, err := getItemTxn(txn, c.Item.ID)
 		if err != nil {
 			return err
-		}
-
-		if cur.Version != c.ReadVersion {
-			return fmt.Errorf("work item %q at version %d, not %d: %w",
-				cur.ID, cur.Version, c.ReadVersion, approval.ErrConflict)
 		}
 
 		prof, err := getProfileTxn(txn, cur.ProfileID)
@@ -165,13 +161,20 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) error {
 				cur.ProfileID, approval.ErrConflict)
 		}
 
-		if c.Approval != nil && cur.ApprovedBy(c.Approval.UserID) {
-			return fmt.Errorf("user %q on work item %q: %w",
-				c.Approval.UserID, cur.ID, approval.ErrAlreadyApproved)
+		// Write transactions run one at a time, so the change is made
+		// to the item as stored, whichever version the caller read.
+		next, err := c.On(*cur)
+		if err != nil {
+			return err
 		}
 
-		next := c.Item.Clone()
+		if err := insert(txn, tableItems, &next); err != nil {
+			return err
+		}
+		out = next.Clone()
 
-		return insert(txn, tableItems, &next)
+		return nil
 	})
+
+	return out, err
 }

@@ -111,7 +111,7 @@ func (s *Store) UpdateAdvance(ctx context.Context, id, owner string, adv approva
 		return nil
 	}
 
-	st, err := s.itemState(ctx, id)
+	st, err := s.itemState(ctx, s.db, id)
 	switch {
 	case err != nil:
 		return err

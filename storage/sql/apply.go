@@ -5,93 +5,228 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/otpki/workitems/approval"
 )
 
 // Apply implements [approval.Store].
 //
-// On PostgreSQL it is one statement in autocommit. On MySQL and
-// SQLite a rejection is one statement and an approval a transaction
-// of two: the conditional update of the item, then the approval row.
-// With a [Config.TxAdvancer], a change that decides the item runs in
-// a transaction with the advancer; see [TxAdvancer].
-func (s *Store) Apply(ctx context.Context, c approval.Change) error {
-	if s.txAdvancer != nil && c.Item.Status.Decided() {
+// On PostgreSQL it is one statement in autocommit that makes the
+// change to the row as it finds it once locked, as [approval.Change.On]
+// says: approvals that race each other wait for the row in turn, and
+// all count. On MySQL and SQLite the change is first written as
+// derived, at the version read: a rejection in one statement, an
+// approval in a transaction with its row. When the item moved on, the
+// transaction reads it locked and makes the change to it instead.
+// With a [Config.TxAdvancer], every change runs in a transaction that
+// advances the item when the change decides it; see [TxAdvancer].
+func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
+	if s.txAdvancer != nil {
 		return s.applyAdvancing(ctx, c)
 	}
 
-	args, err := s.changeArgs(c.Item)
-	if err != nil {
-		return err
-	}
-	args = append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion)
-
-	var (
-		n       int64
-		version sql.NullInt64
-	)
-	err = s.retry(ctx, "apply", func() error {
+	var out approval.WorkItem
+	err := s.retry(ctx, "apply", func() error {
 		var err error
-		n, version, err = s.apply(ctx, c, args)
+		out, err = s.apply(ctx, c)
 		return err
 	})
-
-	switch {
-	case err != nil && c.Approval != nil && isUnique(err):
-		return fmt.Errorf("user %q on work item %q: %w",
-			c.Approval.UserID, c.Item.ID, approval.ErrAlreadyApproved)
-	case err != nil:
-		return fmt.Errorf("apply %s to work item %q: %w", c.Action, c.Item.ID, err)
-	case n > 0:
-		return nil
-	case s.q.applyItemVersion != "":
-		return missed(c, version)
+	if err != nil {
+		return approval.WorkItem{}, applyError(c, err)
 	}
 
-	return s.changeMissed(ctx, c)
+	return out, nil
 }
 
-// apply writes c and returns how many work items it updated: one, or
-// none when a version no longer holds. Where one statement does it
-// all, it also returns the item's version as that statement saw it.
-func (s *Store) apply(ctx context.Context, c approval.Change,
-	args []any,
-) (int64, sql.NullInt64, error) {
-	var version sql.NullInt64
-
-	if s.q.applyItemVersion != "" {
-		all := slices.Concat(args, s.approvalArgs(c.Approval))
-
-		var n int64
-		err := s.db.QueryRowContext(ctx, s.q.applyItemVersion, all...).
-			Scan(&n, &version)
-
-		return n, version, err
+// apply runs one attempt of Apply.
+func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
+	if s.q.approveInPlace != "" {
+		return s.applyInPlace(ctx, s.db, c)
 	}
 
 	if c.Approval == nil {
-		n, err := s.updateItem(ctx, s.writer(), args)
-		return n, version, err
-	}
-
-	var n int64
-	err := s.inTx(ctx, func(tx execer) error {
-		var err error
-		n, err = s.updateItem(ctx, tx, args)
-		if err != nil || n == 0 {
-			return err
+		args, err := s.readArgs(c)
+		if err != nil {
+			return approval.WorkItem{}, err
 		}
 
-		a := c.Approval
-		_, err = tx.ExecContext(ctx, s.q.insertApproval,
-			c.Item.ID, a.UserID, a.Comment, s.timeArg(a.At))
+		n, err := s.updateItem(ctx, s.writer(), args)
+		if err != nil || n > 0 {
+			return c.Item.Clone(), err
+		}
+	}
 
+	var out approval.WorkItem
+	err := s.inTx(ctx, func(tx execer) error {
+		var err error
+		out, err = s.applyTx(ctx, tx, c)
 		return err
 	})
 
-	return n, version, err
+	return out, err
+}
+
+// applyTx makes the change on tx and returns the item written.
+func (s *Store) applyTx(ctx context.Context, tx execer,
+	c approval.Change,
+) (approval.WorkItem, error) {
+	if s.q.approveInPlace != "" {
+		return s.applyInPlace(ctx, tx, c)
+	}
+
+	args, err := s.readArgs(c)
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
+	n, err := s.updateItem(ctx, tx, args)
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
+	out := c.Item.Clone()
+	if n == 0 {
+		out, err = s.applyOnStored(ctx, tx, c)
+		if err != nil {
+			return approval.WorkItem{}, err
+		}
+	}
+
+	if a := c.Approval; a != nil {
+		_, err = tx.ExecContext(ctx, s.q.insertApproval,
+			c.Item.ID, a.UserID, a.Comment, s.timeArg(a.At))
+	}
+
+	return out, err
+}
+
+// readArgs returns the arguments of updateItem that write c as
+// derived, at the versions it was derived from.
+func (s *Store) readArgs(c approval.Change) ([]any, error) {
+	args, err := s.changeArgs(c.Item)
+	if err != nil {
+		return nil, err
+	}
+
+	return append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion), nil
+}
+
+// applyOnStored makes the change to the item as stored, which moved on
+// since the change was derived: it reads the item locked against
+// other writers until tx ends, derives the item after the change with
+// c.On, and writes that at the version it read. It leaves the
+// approval row to the caller.
+func (s *Store) applyOnStored(ctx context.Context, tx execer,
+	c approval.Change,
+) (approval.WorkItem, error) {
+	id := c.Item.ID
+
+	stored, err := s.scanItem(tx.QueryRowContext(ctx, s.q.lockItem, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return approval.WorkItem{}, fmt.Errorf("work item %q: %w",
+			id, approval.ErrNotFound)
+	case err != nil:
+		return approval.WorkItem{}, err
+	}
+
+	next, err := c.On(stored)
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
+	args, err := s.changeArgs(next)
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+	args = append(args, id, stored.Version, c.ProfileVersion)
+
+	// The item is locked, so only the profile can make this miss.
+	n, err := s.updateItem(ctx, tx, args)
+	switch {
+	case err != nil:
+		return approval.WorkItem{}, err
+	case n == 0:
+		return approval.WorkItem{}, fmt.Errorf("profile %q changed: %w",
+			next.ProfileID, approval.ErrConflict)
+	}
+
+	return next, nil
+}
+
+// applyInPlace makes the change in one statement that finds the row,
+// waits for its lock, and writes what c.On would derive from it,
+// returning the row written. An approval that is not the user's first
+// fails on the primary key of the approvals table.
+func (s *Store) applyInPlace(ctx context.Context, ex execer,
+	c approval.Change,
+) (approval.WorkItem, error) {
+	id := c.Item.ID
+	adv := s.advanceArgs(c.DecisionAdvance())
+
+	var (
+		query string
+		args  []any
+	)
+	switch a, r := c.Approval, c.Rejection; {
+	case a != nil:
+		added, err := encodeApprovals([]approval.Approval{*a})
+		if err != nil {
+			return approval.WorkItem{}, err
+		}
+
+		query = s.q.approveInPlace
+		args = append([]any{id, c.ProfileVersion, added,
+			a.UserID, a.Comment, s.timeArg(a.At)}, adv...)
+	case r != nil:
+		query = s.q.rejectInPlace
+		args = append([]any{id, c.ProfileVersion,
+			r.UserID, r.Reason, s.timeArg(r.At)}, adv...)
+	default:
+		// A change with neither is malformed, as On says.
+		_, err := c.On(approval.WorkItem{Status: approval.StatusPending})
+		return approval.WorkItem{}, err
+	}
+
+	out, err := s.scanItem(ex.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return approval.WorkItem{}, s.inPlaceMissed(ctx, ex, c)
+	}
+
+	return out, err
+}
+
+// inPlaceMissed tells why an in-place change wrote nothing, from the
+// item as it is now: ErrNotFound, ErrNotPending, or ErrConflict
+// because the profile changed.
+func (s *Store) inPlaceMissed(ctx context.Context, ex execer,
+	c approval.Change,
+) error {
+	id := c.Item.ID
+
+	st, err := s.itemState(ctx, ex, id)
+	switch {
+	case err != nil:
+		return err
+	case st.status != approval.StatusPending:
+		return fmt.Errorf("work item %q is %s: %w",
+			id, st.status, approval.ErrNotPending)
+	}
+
+	return fmt.Errorf("profile %q changed: %w",
+		c.Item.ProfileID, approval.ErrConflict)
+}
+
+// applyError describes a failed Apply: a second approval by one user
+// becomes ErrAlreadyApproved.
+func applyError(c approval.Change, err error) error {
+	if c.Approval != nil && isUnique(err) {
+		return fmt.Errorf("user %q on work item %q: %w",
+			c.Approval.UserID, c.Item.ID, approval.ErrAlreadyApproved)
+	}
+
+	return fmt.Errorf("apply %s to work item %q: %w",
+		c.Action, c.Item.ID, err)
 }
 
 func (s *Store) updateItem(ctx context.Context, ex execer, args []any) (int64, error) {
@@ -103,53 +238,6 @@ func (s *Store) updateItem(ctx context.Context, ex execer, args []any) (int64, e
 	return affected(res)
 }
 
-// approvalArgs returns the user, comment and time of a, all NULL for
-// no approval.
-func (s *Store) approvalArgs(a *approval.Approval) []any {
-	if a == nil {
-		return []any{nil, nil, nil}
-	}
-
-	return []any{a.UserID, a.Comment, s.timeArg(a.At)}
-}
-
-// missed tells why c updated no work item from the version the write
-// saw: ErrNotFound for none, or ErrConflict. The write's snapshot may
-// predate the change that made it miss, so an unchanged version does
-// not prove that the profile changed.
-func missed(c approval.Change, version sql.NullInt64) error {
-	id := c.Item.ID
-
-	switch {
-	case !version.Valid:
-		return fmt.Errorf("work item %q: %w", id, approval.ErrNotFound)
-	case version.Int64 != c.ReadVersion:
-		return fmt.Errorf("work item %q at version %d, not %d: %w",
-			id, version.Int64, c.ReadVersion, approval.ErrConflict)
-	}
-
-	return fmt.Errorf("work item %q or profile %q changed: %w",
-		id, c.Item.ProfileID, approval.ErrConflict)
-}
-
-// changeMissed tells why c updated no work item: ErrNotFound, or
-// ErrConflict because the item or its profile changed.
-func (s *Store) changeMissed(ctx context.Context, c approval.Change) error {
-	id := c.Item.ID
-
-	st, err := s.itemState(ctx, id)
-	if err != nil {
-		return err
-	}
-
-	if st.version != c.ReadVersion {
-		return fmt.Errorf("work item %q at version %d, not %d: %w",
-			id, st.version, c.ReadVersion, approval.ErrConflict)
-	}
-
-	return fmt.Errorf("profile %q changed: %w", c.Item.ProfileID, approval.ErrConflict)
-}
-
 // itemStateRow is what classifies a write that changed no work item.
 type itemStateRow struct {
 	version int64
@@ -157,10 +245,12 @@ type itemStateRow struct {
 	owner   string
 }
 
-func (s *Store) itemState(ctx context.Context, id string) (itemStateRow, error) {
+func (s *Store) itemState(ctx context.Context, ex execer,
+	id string,
+) (itemStateRow, error) {
 	var st itemStateRow
 
-	err := s.db.QueryRowContext(ctx, s.q.itemState, id).
+	err := ex.QueryRowContext(ctx, s.q.itemState, id).
 		Scan(&st.version, &st.status, &st.owner)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -45,24 +45,27 @@
 // profile in one statement, then writes:
 //
 //   - PostgreSQL: one statement in autocommit, which locks the
-//     profile row FOR SHARE, updates the item if it is still at the
-//     version read, and inserts the approval row: 2 round trips.
-//   - MySQL: a transaction of two statements, the conditional update
-//     (which reads the profile row LOCK IN SHARE MODE) and the
-//     approval row: BEGIN, 2 statements and COMMIT, 5 round trips in
-//     all with interpolateParams=true. A rejection is one statement.
-//   - SQLite: BEGIN IMMEDIATE, the same two statements, COMMIT.
+//     profile row FOR SHARE and checks its version, makes the change
+//     to the item row as it finds it once locked, and inserts the
+//     approval row: 2 round trips. Approvals racing on one item wait
+//     for its row in turn and all count; none is sent back to read.
+//   - MySQL: a transaction of two statements, the update at the
+//     version read (which reads the profile row LOCK IN SHARE MODE)
+//     and the approval row: BEGIN, 2 statements and COMMIT, 5 round
+//     trips in all with interpolateParams=true. A rejection is one
+//     statement. When another change came first, the transaction
+//     reads the item FOR UPDATE and makes the change to it: 2 more.
+//   - SQLite: BEGIN IMMEDIATE, the same statements, COMMIT.
 //
 // A decision takes one more statement once the engine's advancer has
 // returned, to record the advance: 3 round trips in all on
-// PostgreSQL and 6 on MySQL. With a [Config.TxAdvancer] the advance
-// is part of the decision's transaction instead, which BEGIN and
-// COMMIT bound: 4 round trips on PostgreSQL, 5 on MySQL, plus the
-// host's own statements.
+// PostgreSQL and 6 on MySQL. With a [Config.TxAdvancer] every change
+// runs in a transaction, which BEGIN and COMMIT bound, and the
+// advance is part of it when the change decides: 4 round trips on
+// PostgreSQL, 5 on MySQL, plus the host's own statements.
 //
-// When the conditional write changes nothing, the PostgreSQL
-// statement also returns the item's version, which tells ErrNotFound
-// from ErrConflict; on MySQL and SQLite one more read does.
+// When a change writes nothing, because the item is decided or gone
+// or its profile changed, one more read tells which.
 //
 // Other operations: get, get with profile, list, update profile,
 // update advance and claim are one statement each (claim is a

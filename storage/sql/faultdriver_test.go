@@ -27,7 +27,7 @@ var faultPoints = []struct {
 }{
 	{"begin", regexp.MustCompile(`^\s*BEGIN`)},
 	{"commit", regexp.MustCompile(`^\s*COMMIT`)},
-	{"write", regexp.MustCompile(`UPDATE \S*work_items SET\s+status =`)},
+	{"write", regexp.MustCompile(`UPDATE \S*work_items (w )?SET\s+(status|approvals) =`)},
 	{"approval", regexp.MustCompile(`INSERT INTO \S*approvals`)},
 	{"host", regexp.MustCompile(`INSERT INTO \S*gated_requests`)},
 }

@@ -47,6 +47,11 @@ var mysqlQueries = queries{
 		LEFT JOIN {p}profiles p ON p.id = w.profile_id
 		WHERE w.id = ?`,
 
+	// The row lock holds until the transaction ends.
+	lockItem: `SELECT ` + itemCols + `
+		FROM {p}work_items WHERE id = ?
+		FOR UPDATE`,
+
 	itemState: `SELECT version, status, lease_owner
 		FROM {p}work_items WHERE id = ?`,
 

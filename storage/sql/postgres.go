@@ -53,16 +53,52 @@ var postgresQueries = queries{
 		WHERE resource_type = $1 AND resource_id = $2
 		AND status = 'pending'`,
 
-	applyItem: postgresApply + `
-		SELECT count(*) FROM item`,
+	approveInPlace: postgresProfileAt + `, item AS (
+			UPDATE {p}work_items w SET
+				approvals = (` + postgresApprovals + ` || $3::jsonb)::text,
+				status = CASE WHEN ` + postgresReaches + `
+					THEN 'approved' ELSE w.status END,
+				decided_at = CASE WHEN ` + postgresReaches + `
+					THEN $6::timestamptz ELSE w.decided_at END,
+				advance_state = CASE WHEN ` + postgresReaches + `
+					THEN $7::text ELSE w.advance_state END,
+				advance_attempts = CASE WHEN ` + postgresReaches + `
+					THEN $8::integer ELSE w.advance_attempts END,
+				advance_error = CASE WHEN ` + postgresReaches + `
+					THEN $9::text ELSE w.advance_error END,
+				next_attempt_at = CASE WHEN ` + postgresReaches + `
+					THEN $10::timestamptz ELSE w.next_attempt_at END,
+				lease_owner = CASE WHEN ` + postgresReaches + `
+					THEN $11::text ELSE w.lease_owner END,
+				lease_until = CASE WHEN ` + postgresReaches + `
+					THEN $12::timestamptz ELSE w.lease_until END,
+				advanced_at = CASE WHEN ` + postgresReaches + `
+					THEN $13::timestamptz ELSE w.advanced_at END,
+				version = w.version + 1
+			WHERE w.id = $1 AND w.status = 'pending'
+			AND w.profile_id IN (SELECT id FROM prof)
+			RETURNING ` + itemColsW + `
+		), added AS (
+			INSERT INTO {p}approvals
+				(work_item_id, user_id, comment, approved_at)
+			SELECT id, $4, $5, $6 FROM item
+		)
+		SELECT ` + itemCols + ` FROM item`,
 
-	// The version is the one the statement's snapshot holds; NULL
-	// tells a missing item from a changed one without another round
-	// trip.
-	applyItemVersion: postgresApply + `
-		SELECT count(*),
-			(SELECT version FROM {p}work_items WHERE id = $15)
-		FROM item`,
+	rejectInPlace: postgresProfileAt + `, item AS (
+			UPDATE {p}work_items w SET
+				status = 'rejected', rejected_by = $3,
+				rejection_reason = $4, rejected_at = $5,
+				decided_at = $5, advance_state = $6,
+				advance_attempts = $7, advance_error = $8,
+				next_attempt_at = $9, lease_owner = $10,
+				lease_until = $11, advanced_at = $12,
+				version = w.version + 1
+			WHERE w.id = $1 AND w.status = 'pending'
+			AND w.profile_id IN (SELECT id FROM prof)
+			RETURNING ` + itemColsW + `
+		)
+		SELECT ` + itemCols + ` FROM item`,
 
 	// SKIP LOCKED passes over items another claim is leasing right
 	// now; its commit then shows them leased. The state is held by a
@@ -97,35 +133,27 @@ var postgresQueries = queries{
 		VALUES ($1, $2)`,
 }
 
-// postgresApply is the approval or rejection in one statement, in
-// autocommit: lock the profile row against edits while its version is
-// checked, update the item if it is still at the version read, and
-// add the approval to the item updated. A second approval by the same
-// user fails on the primary key of the approvals table. The queries
-// that use it add the SELECT that reports what it did.
-const postgresApply = `WITH prof AS (
+// postgresProfileAt opens the statements that change a work item in
+// place: it finds the profile the item is bound to at the version the
+// change was derived under, and locks it against edits until the
+// statement commits. An edit that committed first leaves it empty.
+const postgresProfileAt = `WITH prof AS (
 			SELECT p.id FROM {p}profiles p
 			JOIN {p}work_items w ON w.profile_id = p.id
-			WHERE w.id = $15 AND p.version = $17
+			WHERE w.id = $1 AND p.version = $2
 			FOR SHARE OF p
-		), item AS (
-			UPDATE {p}work_items SET
-				status = $1, approvals = $2,
-				rejected_by = $3, rejection_reason = $4,
-				rejected_at = $5, advance_state = $6,
-				advance_attempts = $7, advance_error = $8,
-				next_attempt_at = $9, lease_owner = $10,
-				lease_until = $11, advanced_at = $12,
-				version = $13, decided_at = $14
-			WHERE id = $15 AND version = $16
-			AND profile_id IN (SELECT id FROM prof)
-			RETURNING id
-		), added AS (
-			INSERT INTO {p}approvals
-				(work_item_id, user_id, comment, approved_at)
-			SELECT id, $18, $19, $20 FROM item
-			WHERE $18::text IS NOT NULL
 		)`
+
+// postgresApprovals is the approval list of the work item w as jsonb;
+// an item stored with none holds the JSON null. An UPDATE that waited
+// for the row's lock evaluates it, and postgresReaches, on the row as
+// the transaction before it left it, so racing approvals all count.
+const postgresApprovals = `(CASE w.approvals WHEN 'null' THEN '[]'
+			ELSE w.approvals END)::jsonb`
+
+// postgresReaches holds when one more approval decides w.
+const postgresReaches = `jsonb_array_length(` + postgresApprovals + `) + 1
+					>= w.required_approvals`
 
 // The columns of a work item and of a profile, qualified with the
 // aliases w and p.

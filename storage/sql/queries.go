@@ -62,18 +62,23 @@ type queries struct {
 	// version.
 	updateItem string
 
-	// applyItem, where the dialect has it, does what updateItem and
-	// insertApproval do in one statement and returns the number of
-	// items updated: changeArgs, id, read version, profile version,
-	// then user id, comment and time of the approval, all NULL for
-	// none. Empty where the dialect runs the two in a transaction.
-	applyItem string
+	// lockItem reads a work item and keeps other writers from it
+	// until the transaction ends: id. Empty where approveInPlace
+	// makes it needless.
+	lockItem string
 
-	// applyItemVersion is applyItem that also returns the version of
-	// the work item as the statement found it, NULL for no such item,
-	// so that a change that updated nothing needs no other read to
-	// tell why.
-	applyItemVersion string
+	// approveInPlace, where the dialect has it, adds an approval to
+	// the work item as it finds it once locked, deciding the item when
+	// it reaches the threshold, if the item is Pending and its profile
+	// at a version; it also inserts the approval row, and returns the
+	// item written: id, profile version, the approval as a JSON list
+	// of one, its user, comment and time, then advanceArgs of the
+	// advance a decision gets.
+	approveInPlace string
+
+	// rejectInPlace is approveInPlace for a rejection: id, profile
+	// version, user, reason, time, then advanceArgs.
+	rejectInPlace string
 
 	// claimAdvances, where the dialect has it, leases due items in
 	// one statement and returns them: owner, lease until, after, due
@@ -130,8 +135,8 @@ func (q *queries) texts() []*string {
 		&q.updateProfile, &q.lockProfile, &q.pendingOfProfile,
 		&q.deleteProfile, &q.insertItem, &q.insertApproval,
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
-		&q.pendingOfResource, &q.updateItem, &q.applyItem,
-		&q.applyItemVersion,
+		&q.pendingOfResource, &q.updateItem, &q.lockItem,
+		&q.approveInPlace, &q.rejectInPlace,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
 		&q.updateAdvance, &q.schemaVersion,
 		&q.insertVersion,

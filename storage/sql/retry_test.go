@@ -343,7 +343,7 @@ func (r *injectRig) trial(t *testing.T, tc injectCase, e injectedError,
 	require.NoError(t, err)
 
 	r.inj.failNext(tc.point, e.err, times)
-	applyErr := s.Apply(ctx, c)
+	_, applyErr := s.Apply(ctx, c)
 	attempts, writes := r.inj.count(tc.point), r.inj.count("write")
 	r.inj.failNext("", nil, 0)
 

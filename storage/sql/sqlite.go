@@ -45,6 +45,11 @@ var sqliteQueries = queries{
 		LEFT JOIN {p}profiles p ON p.id = w.profile_id
 		WHERE w.id = ?`,
 
+	// The transaction began IMMEDIATE and holds the database's write
+	// lock, so a plain read locks enough.
+	lockItem: `SELECT ` + itemCols + `
+		FROM {p}work_items WHERE id = ?`,
+
 	itemState: `SELECT version, status, lease_owner
 		FROM {p}work_items WHERE id = ?`,
 

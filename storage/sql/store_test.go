@@ -76,30 +76,27 @@ func TestTextsAndTimesRoundTrip(t *testing.T) {
 		require.Equal(t, w, gotW)
 		require.Equal(t, p, gotWP)
 
-		// Decide it with a comment of the largest size.
-		next := w.Clone()
-		a := approval.Approval{
-			UserID:  "approver-\u00e9",
-			Comment: strings.Repeat("\u00e9", approval.MaxTextLen/2),
-			At:      time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC),
-		}
-		next.Approvals = append(next.Approvals, a)
-		next.Status = approval.StatusApproved
-		next.DecidedAt = a.At
-		next.Advance = approval.Advance{
-			State:      approval.AdvanceDue,
-			LeaseOwner: "engine",
-			LeaseUntil: a.At.Add(time.Minute),
-		}
-		next.Version++
-
-		require.NoError(t, s.Apply(t.Context(), approval.Change{
+		// Approve it with a comment of the largest size, at the last
+		// microsecond of a far year.
+		at := time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC)
+		c := approval.Change{
 			Action:         approval.ActionApprove,
-			Item:           next,
 			ReadVersion:    w.Version,
 			ProfileVersion: p.Version,
-			Approval:       &a,
-		}))
+			Approval: &approval.Approval{
+				UserID:  "approver-\u00e9",
+				Comment: strings.Repeat("\u00e9", approval.MaxTextLen/2),
+				At:      at,
+			},
+			Lease: approval.Lease{Owner: "engine", Until: at.Add(time.Minute)},
+		}
+		next, err := c.On(w)
+		require.NoError(t, err)
+		c.Item = next
+
+		written, err := s.Apply(t.Context(), c)
+		require.NoError(t, err)
+		require.Equal(t, next, written)
 
 		got, err := s.GetWorkItem(t.Context(), w.ID)
 		require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/otpki/workitems/approval"
 )
@@ -62,90 +61,41 @@ func (e *txAdvanceError) Unwrap() error {
 	return e.err
 }
 
-// applyAdvancing writes a change that decides a work item and runs
-// the host's TxAdvancer in the same transaction. The change is marked
-// advanced at its decision whatever the caller marked, so that no
-// dispatcher advances it a second time.
-func (s *Store) applyAdvancing(ctx context.Context, c approval.Change) error {
+// applyAdvancing makes a change in a transaction that also runs the
+// host's TxAdvancer when the change decides the work item, which may
+// happen on an item that moved on since the change was derived. The
+// change is marked advanced at its decision whatever the caller
+// marked, so that no dispatcher advances it a second time.
+func (s *Store) applyAdvancing(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	c = approval.AdvancedWithDecision(c)
 
-	args, err := s.changeArgs(c.Item)
-	if err != nil {
-		return err
-	}
-	args = append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion)
+	var out approval.WorkItem
+	err := s.retry(ctx, "apply and advance", func() error {
+		return s.inSQLTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = s.applyTx(ctx, tx, c)
+			if err != nil || !out.Status.Decided() {
+				return err
+			}
 
-	var n int64
-	err = s.retry(ctx, "apply and advance", func() error {
-		var err error
-		n, err = s.applyAndAdvance(ctx, c, args)
-		return err
+			err = s.txAdvancer.AdvanceTx(ctx, tx, out.Clone())
+			if err != nil {
+				return &txAdvanceError{id: out.ID, err: err}
+			}
+
+			return nil
+		})
 	})
 
 	var advErr *txAdvanceError
 	switch {
 	case errors.As(err, &advErr):
-		return err
-	case err != nil && c.Approval != nil && isUnique(err):
-		return fmt.Errorf("user %q on work item %q: %w",
-			c.Approval.UserID, c.Item.ID, approval.ErrAlreadyApproved)
+		return approval.WorkItem{}, err
 	case err != nil:
-		return fmt.Errorf("apply %s to work item %q: %w", c.Action, c.Item.ID, err)
-	case n > 0:
-		return nil
+		return approval.WorkItem{}, applyError(c, err)
 	}
 
-	return s.changeMissed(ctx, c)
-}
-
-// applyAndAdvance runs one attempt of applyAdvancing: the conditional
-// write, the approval row, then the advancer, and the commit. It
-// returns how many work items the write updated; with none, the
-// advancer is not called.
-func (s *Store) applyAndAdvance(ctx context.Context, c approval.Change,
-	args []any,
-) (int64, error) {
-	var n int64
-	err := s.inSQLTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = s.applyTx(ctx, tx, c, args)
-		if err != nil || n == 0 {
-			return err
-		}
-
-		err = s.txAdvancer.AdvanceTx(ctx, tx, c.Item.Clone())
-		if err != nil {
-			return &txAdvanceError{id: c.Item.ID, err: err}
-		}
-
-		return nil
-	})
-
-	return n, err
-}
-
-// applyTx writes c on tx and returns how many work items it updated.
-func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, c approval.Change,
-	args []any,
-) (int64, error) {
-	if s.q.applyItem != "" {
-		var n int64
-		all := slices.Concat(args, s.approvalArgs(c.Approval))
-		err := tx.QueryRowContext(ctx, s.q.applyItem, all...).Scan(&n)
-
-		return n, err
-	}
-
-	n, err := s.updateItem(ctx, tx, args)
-	if err != nil || n == 0 || c.Approval == nil {
-		return n, err
-	}
-
-	a := c.Approval
-	_, err = tx.ExecContext(ctx, s.q.insertApproval,
-		c.Item.ID, a.UserID, a.Comment, s.timeArg(a.At))
-
-	return n, err
+	return out, nil
 }
 
 // inSQLTx runs fn in a transaction of database/sql, committed when fn

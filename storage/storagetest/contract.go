@@ -16,7 +16,7 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 
 	lease := approval.Lease{Owner: "engine-a", Until: epoch.Add(time.Hour)}
 
-	t.Run("StaleItemVersionConflicts", func(t *testing.T) {
+	t.Run("ApprovalsFromOneReadAllCount", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
 		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
@@ -29,13 +29,79 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.NoError(t, err)
 		byBob, err := approval.Approve(read, prof, bob, "", epoch, lease)
 		require.NoError(t, err)
+		require.Equal(t, approval.StatusPending, byBob.Item.Status)
 
-		require.NoError(t, b.store.Apply(ctx, byAlice))
-		require.ErrorIs(t, b.store.Apply(ctx, byBob), approval.ErrConflict)
+		got, err := b.store.Apply(ctx, byAlice)
+		require.NoError(t, err)
+		require.Equal(t, byAlice.Item, got)
 
-		got := b.get(t, w.ID)
-		require.Equal(t, int64(2), got.Version)
-		require.Equal(t, []string{"alice"}, approvers(got))
+		// bob's change was derived before alice's approval, yet made
+		// to the item as stored: it is the second and decides.
+		got, err = b.store.Apply(ctx, byBob)
+		require.NoError(t, err)
+		require.Equal(t, approval.StatusApproved, got.Status)
+		require.Equal(t, int64(3), got.Version)
+		require.Equal(t, []string{"alice", "bob"}, approvers(got))
+		require.Equal(t, epoch, got.DecidedAt)
+		require.Equal(t, approval.Advance{
+			State:      approval.AdvanceDue,
+			LeaseOwner: lease.Owner,
+			LeaseUntil: lease.Until,
+		}, got.Advance)
+		require.Equal(t, got, b.get(t, w.ID))
+	})
+
+	t.Run("ChangeFromOldReadOnDecidedItem", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
+		ctx := t.Context()
+
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+
+		rej, err := approval.Reject(read, prof, alice, "no", epoch, lease)
+		require.NoError(t, err)
+		byBob, err := approval.Approve(read, prof, bob, "", epoch, lease)
+		require.NoError(t, err)
+		byCarol, err := approval.Reject(read, prof, carol, "", epoch, lease)
+		require.NoError(t, err)
+
+		rejected, err := b.store.Apply(ctx, rej)
+		require.NoError(t, err)
+		require.Equal(t, rej.Item, rejected)
+
+		_, err = b.store.Apply(ctx, byBob)
+		require.ErrorIs(t, err, approval.ErrNotPending)
+		_, err = b.store.Apply(ctx, byCarol)
+		require.ErrorIs(t, err, approval.ErrNotPending)
+		require.Equal(t, rejected, b.get(t, w.ID))
+	})
+
+	t.Run("SecondApprovalFromOneRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Three")
+		p.RequiredApprovals = 3
+		p, err := b.engine.UpdateProfile(t.Context(), p)
+		require.NoError(t, err)
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+
+		first, err := approval.Approve(read, prof, alice, "", epoch, lease)
+		require.NoError(t, err)
+		again, err := approval.Approve(read, prof, alice, "", epoch, lease)
+		require.NoError(t, err)
+
+		want, err := b.store.Apply(ctx, first)
+		require.NoError(t, err)
+
+		_, err = b.store.Apply(ctx, again)
+		require.ErrorIs(t, err, approval.ErrAlreadyApproved)
+		require.Equal(t, want, b.get(t, w.ID))
 	})
 
 	t.Run("StaleProfileVersionConflicts", func(t *testing.T) {
@@ -57,7 +123,8 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		_, err = b.engine.UpdateProfile(ctx, p)
 		require.NoError(t, err)
 
-		require.ErrorIs(t, b.store.Apply(ctx, c), approval.ErrConflict)
+		_, err = b.store.Apply(ctx, c)
+		require.ErrorIs(t, err, approval.ErrConflict)
 		require.Equal(t, w, b.get(t, w.ID))
 	})
 
@@ -83,7 +150,7 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		next := cur.Clone()
 		next.Approvals = append(next.Approvals, a)
 		next.Version++
-		err = b.store.Apply(ctx, approval.Change{
+		_, err = b.store.Apply(ctx, approval.Change{
 			Action:         approval.ActionApprove,
 			Item:           next,
 			ReadVersion:    cur.Version,

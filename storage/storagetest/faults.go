@@ -269,7 +269,7 @@ type lateWriter struct {
 }
 
 // Apply implements [approval.Store].
-func (s lateWriter) Apply(ctx context.Context, c approval.Change) error {
+func (s lateWriter) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
 	return s.Store.Apply(ctx, c)
 }
