@@ -51,6 +51,15 @@ type Config struct {
 	// AdvancePolicy says how failed advances are retried. Defaults to
 	// 10 attempts, backing off from one second to five minutes.
 	AdvancePolicy AdvancePolicy
+
+	// Remember is how many Pending work items, and how many profiles,
+	// the engine remembers from its reads and writes. An approval or a
+	// rejection of a remembered item, and a work item created for a
+	// remembered profile, then need no read before the store's write,
+	// which checks the profile's version itself; a profile that
+	// changed since costs one more read, never a wrong decision.
+	// Defaults to 10,000; a negative value turns remembering off.
+	Remember int
 }
 
 // Engine is the approval engine callers use: it creates profiles and
@@ -67,6 +76,7 @@ type Engine struct {
 	attempts int
 	lease    time.Duration
 	policy   AdvancePolicy
+	memory   *memory
 }
 
 // NewEngine returns an engine over store that advances decided work
@@ -97,12 +107,23 @@ func NewEngine(store Store, advancer ResourceAdvancer, cfg *Config) (*Engine, er
 	}
 	e.setDefaults()
 
+	switch {
+	case cfg.Remember == 0:
+		e.memory = newMemory(defaultRemember)
+	default:
+		e.memory = newMemory(cfg.Remember)
+	}
+
 	if err := checkID("config.instance_id", e.instance); err != nil {
 		return nil, err
 	}
 
 	return e, nil
 }
+
+// defaultRemember is how many work items and profiles an engine
+// remembers unless told otherwise: a few megabytes at most.
+const defaultRemember = 10_000
 
 func (e *Engine) setDefaults() {
 	if e.log == nil {

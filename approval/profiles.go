@@ -28,6 +28,7 @@ func (e *Engine) CreateProfile(ctx context.Context, p Profile) (Profile, error) 
 	if err := e.store.CreateProfile(ctx, p); err != nil {
 		return Profile{}, fmt.Errorf("create profile %q: %w", p.Name, err)
 	}
+	e.memory.rememberProfiles(p)
 
 	return p, nil
 }
@@ -42,6 +43,7 @@ func (e *Engine) GetProfile(ctx context.Context, id string) (Profile, error) {
 	if err != nil {
 		return Profile{}, fmt.Errorf("get profile %q: %w", id, err)
 	}
+	e.memory.rememberProfiles(p)
 
 	return normalizeProfile(p), nil
 }
@@ -101,6 +103,7 @@ func (e *Engine) UpdateProfile(ctx context.Context, p Profile) (Profile, error) 
 	if err != nil {
 		return Profile{}, fmt.Errorf("update profile %q: %w", p.ID, err)
 	}
+	e.memory.rememberProfiles(next)
 
 	return next, nil
 }
@@ -121,6 +124,7 @@ func (e *Engine) DeleteProfile(ctx context.Context, id string) error {
 
 		return e.store.DeleteProfile(ctx, id, cur.Version)
 	})
+	e.memory.forgetProfile(id)
 	if err != nil {
 		return fmt.Errorf("delete profile %q: %w", id, err)
 	}

@@ -73,7 +73,8 @@ type Store interface {
 	// ErrNotFound, ErrConflict when the profile changed, and the errors
 	// of [Change.On]: ErrNotPending, and ErrAlreadyApproved, which the
 	// store enforces whatever its caller derived. When stored is at
-	// c.ReadVersion, c.Item is what it writes. The write is atomic: the
+	// c.ReadVersion, c.Item is what it writes; a zero c.ReadVersion
+	// says the engine did not read the item. The write is atomic: the
 	// approval, the status and the advance mark commit together or not
 	// at all.
 	Apply(ctx context.Context, c Change) (WorkItem, error)

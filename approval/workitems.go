@@ -29,20 +29,34 @@ func (e *Engine) CreateWorkItem(ctx context.Context, s WorkItemSpec) (WorkItem, 
 	}
 
 	err := e.retry(ctx, func() error {
-		prof, err := e.store.GetProfile(ctx, s.ProfileID)
-		if err != nil {
-			return fmt.Errorf("profile %q: %w", s.ProfileID, err)
+		// A remembered profile is as good as a read: the store checks
+		// its version as it inserts.
+		prof, ok := e.memory.profile(s.ProfileID)
+		if !ok {
+			var err error
+			prof, err = e.store.GetProfile(ctx, s.ProfileID)
+			if err != nil {
+				return fmt.Errorf("profile %q: %w", s.ProfileID, err)
+			}
+			e.memory.rememberProfiles(prof)
 		}
 
 		w.RequiredApprovals = prof.RequiredApprovals
 		w.CreatedAt = e.now()
 
-		return e.store.CreateWorkItem(ctx, w, prof.Version)
+		err := e.store.CreateWorkItem(ctx, w, prof.Version)
+		if ok && (errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)) {
+			e.memory.forgetProfile(prof.ID)
+			err = fmt.Errorf("profile %q changed: %w", prof.ID, ErrConflict)
+		}
+
+		return err
 	})
 	if err != nil {
 		return WorkItem{}, fmt.Errorf("create work item for %s %q: %w",
 			s.ResourceType, s.ResourceID, err)
 	}
+	e.memory.rememberItems(w)
 
 	return w, nil
 }
@@ -57,6 +71,7 @@ func (e *Engine) GetWorkItem(ctx context.Context, id string) (WorkItem, error) {
 	if err != nil {
 		return WorkItem{}, fmt.Errorf("get work item %q: %w", id, err)
 	}
+	e.memory.rememberItems(w)
 
 	return normalizeItem(w), nil
 }
@@ -145,6 +160,7 @@ func (e *Engine) ListWorkItems(ctx context.Context, f WorkItemFilter,
 	for i := range items {
 		items[i] = normalizeItem(items[i])
 	}
+	e.memory.rememberItems(items...)
 
 	return pageOf(items, q.Limit-1, itemID), nil
 }
@@ -205,31 +221,34 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 
 	inTx := e.advancesInTx()
 
-	var item WorkItem
-	err := e.retry(ctx, func() error {
-		w, prof, err := e.load(ctx, itemID)
-		if err != nil {
+	item, done, err := e.actRemembered(ctx, itemID, derive, inTx)
+	if !done {
+		err = e.retry(ctx, func() error {
+			w, prof, err := e.load(ctx, itemID)
+			if err != nil {
+				return err
+			}
+
+			c, err := derive(w, prof)
+			if err != nil {
+				return err
+			}
+
+			if inTx {
+				c = AdvancedWithDecision(c)
+			}
+
+			item, err = e.store.Apply(ctx, c)
+
 			return err
-		}
-
-		c, err := derive(w, prof)
-		if err != nil {
-			return err
-		}
-
-		if inTx {
-			c = AdvancedWithDecision(c)
-		}
-
-		item, err = e.store.Apply(ctx, c)
-
-		return err
-	})
+		})
+	}
 	if err != nil {
 		return WorkItem{}, fmt.Errorf("work item %q: %w", itemID, err)
 	}
 
 	item = normalizeItem(item)
+	e.memory.rememberItems(item)
 	if !item.Status.Decided() || inTx {
 		return item, nil
 	}
@@ -237,11 +256,49 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 	return e.advance(ctx, item)
 }
 
+// actRemembered acts on a work item the engine remembers without
+// reading it: it derives the change from the item's fixed fields and
+// the remembered profile, as if the item were still Pending, and the
+// store checks the rest as it writes: the status, the approvals made
+// since, and the profile's version. It reports done false when it
+// cannot act so, or the memory proved out of date, and the caller
+// then reads the item. A derivation that fails is left to the read
+// too, so a refusal never rests on what may have changed.
+func (e *Engine) actRemembered(ctx context.Context, itemID string,
+	derive func(WorkItem, Profile) (Change, error), inTx bool,
+) (WorkItem, bool, error) {
+	w, prof, ok := e.memory.item(itemID)
+	if !ok {
+		return WorkItem{}, false, nil
+	}
+
+	c, err := derive(w, prof)
+	if err != nil {
+		return WorkItem{}, false, nil
+	}
+
+	if inTx {
+		c = AdvancedWithDecision(c)
+	}
+	c.Item, c.ReadVersion = w, 0
+
+	item, err := e.store.Apply(ctx, c)
+	if errors.Is(err, ErrConflict) {
+		e.memory.forgetProfile(prof.ID)
+		return WorkItem{}, false, nil
+	}
+
+	return item, true, err
+}
+
 // load reads a work item with its profile. A decided item whose
 // profile was deleted still loads, so acting on it says ErrNotPending.
 func (e *Engine) load(ctx context.Context, id string) (WorkItem, Profile, error) {
 	w, prof, err := e.store.GetWorkItemAndProfile(ctx, id)
 	if err == nil {
+		e.memory.rememberItems(w)
+		e.memory.rememberProfiles(prof)
+
 		return w, prof, nil
 	}
 
@@ -328,12 +385,14 @@ func (e *Engine) Inbox(ctx context.Context, p Principal,
 			}
 
 			if len(out) == limit {
+				e.memory.rememberItems(out...)
 				return Page[WorkItem]{Items: out, Next: encodeCursor(out[limit-1].ID)}, nil
 			}
 			out = append(out, normalizeItem(w))
 		}
 
 		if len(batch) < q.Limit {
+			e.memory.rememberItems(out...)
 			return Page[WorkItem]{Items: out}, nil
 		}
 		q.After = batch[len(batch)-1].ID
@@ -350,6 +409,7 @@ func (e *Engine) profilesOf(ctx context.Context, p Principal) (map[string]Profil
 			return nil, fmt.Errorf("list profiles: %w", err)
 		}
 
+		e.memory.rememberProfiles(ps...)
 		for _, prof := range ps {
 			if prof.Approvers.Allows(p) {
 				out[prof.ID] = prof

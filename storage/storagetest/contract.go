@@ -51,6 +51,41 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, got, b.get(t, w.ID))
 	})
 
+	t.Run("ChangeDerivedWithoutARead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		_, err := b.engine.Approve(ctx, w.ID, bob, "")
+		require.NoError(t, err)
+
+		// An engine that remembers the item's fixed fields derives
+		// the change from them, with no version read.
+		facts := approval.WorkItem{
+			ID: w.ID, ProfileID: w.ProfileID, RequestedBy: w.RequestedBy,
+			Status: approval.StatusPending, RequiredApprovals: w.RequiredApprovals,
+		}
+		c, err := approval.Approve(facts, p, alice, "", epoch, lease)
+		require.NoError(t, err)
+		c.Item, c.ReadVersion = facts, 0
+
+		got, err := b.store.Apply(ctx, c)
+		require.NoError(t, err)
+		require.Equal(t, approval.StatusApproved, got.Status)
+		require.Equal(t, []string{"bob", "alice"}, approvers(got))
+		require.Equal(t, int64(3), got.Version)
+		require.Equal(t, got, b.get(t, w.ID))
+
+		c, err = approval.Reject(facts, p, carol, "", epoch, lease)
+		require.NoError(t, err)
+		c.Item, c.ReadVersion = facts, 0
+
+		_, err = b.store.Apply(ctx, c)
+		require.ErrorIs(t, err, approval.ErrNotPending)
+	})
+
 	t.Run("ChangeFromOldReadOnDecidedItem", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

@@ -1,0 +1,145 @@
+package approval
+
+import "sync"
+
+// memory is what an engine remembers of the records it has read or
+// written, so that a common call needs no read of its own: the fields
+// of a work item fixed when it was created, which never change, and
+// profiles, which do. A remembered profile is only ever used where the
+// store checks its version in the same write, so one that changed
+// since costs a conflict and a read, never a wrong decision.
+//
+// It holds at most limit work items and limit profiles; the oldest
+// remembered item makes room for the next one. A zero limit turns it
+// off.
+type memory struct {
+	limit int
+
+	mu       sync.Mutex
+	items    map[string]itemFacts
+	ring     []string
+	next     int
+	profiles map[string]Profile
+}
+
+// itemFacts are the fields of a work item that an approval or a
+// rejection depends on and that never change after creation.
+type itemFacts struct {
+	profileID   string
+	requestedBy string
+	required    int
+}
+
+func newMemory(limit int) *memory {
+	return &memory{
+		limit:    max(limit, 0),
+		items:    make(map[string]itemFacts),
+		profiles: make(map[string]Profile),
+	}
+}
+
+// item returns what is remembered of the work item and of the profile
+// it is bound to: the item as it was created, still Pending as far as
+// the memory knows, with no version, and the profile.
+func (m *memory) item(id string) (WorkItem, Profile, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	f, ok := m.items[id]
+	if !ok {
+		return WorkItem{}, Profile{}, false
+	}
+
+	prof, ok := m.profiles[f.profileID]
+	if !ok {
+		return WorkItem{}, Profile{}, false
+	}
+
+	w := WorkItem{
+		ID:                id,
+		ProfileID:         f.profileID,
+		RequestedBy:       f.requestedBy,
+		Status:            StatusPending,
+		RequiredApprovals: f.required,
+	}
+
+	return w, prof, true
+}
+
+// profile returns the remembered profile with the ID.
+func (m *memory) profile(id string) (Profile, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	p, ok := m.profiles[id]
+
+	return p, ok
+}
+
+// rememberItems remembers the fixed fields of Pending work items; a
+// decided item is never acted on again, so it is not worth the room.
+func (m *memory) rememberItems(ws ...WorkItem) {
+	if m.limit == 0 {
+		return
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	for _, w := range ws {
+		if w.Status != StatusPending {
+			delete(m.items, w.ID)
+			continue
+		}
+
+		if _, ok := m.items[w.ID]; ok {
+			continue
+		}
+
+		if len(m.ring) < m.limit {
+			m.ring = append(m.ring, w.ID)
+		} else {
+			delete(m.items, m.ring[m.next])
+			m.ring[m.next] = w.ID
+			m.next = (m.next + 1) % m.limit
+		}
+
+		m.items[w.ID] = itemFacts{
+			profileID:   w.ProfileID,
+			requestedBy: w.RequestedBy,
+			required:    w.RequiredApprovals,
+		}
+	}
+}
+
+// rememberProfiles remembers profiles, keeping for each ID the highest
+// version seen.
+func (m *memory) rememberProfiles(ps ...Profile) {
+	if m.limit == 0 {
+		return
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	for _, p := range ps {
+		cur, ok := m.profiles[p.ID]
+		switch {
+		case ok && cur.Version >= p.Version:
+			continue
+		case !ok && len(m.profiles) >= m.limit:
+			continue
+		}
+
+		m.profiles[p.ID] = p.Clone()
+	}
+}
+
+// forgetProfile drops the profile with the ID, which changed or went
+// away since it was remembered.
+func (m *memory) forgetProfile(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	delete(m.profiles, id)
+}
