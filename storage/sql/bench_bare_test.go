@@ -368,6 +368,8 @@ func (s *bareSubject) load(b *testing.B, items []bareRow) {
 	}
 }
 
+func (*bareSubject) see(*testing.B, []string) {}
+
 func (s *bareSubject) fresh(b *testing.B, n, required, before int) []string {
 	b.Helper()
 

@@ -27,6 +27,11 @@ type subject interface {
 	// IDs.
 	fresh(b *testing.B, n, required, before int) []string
 
+	// see shows the items to the subject as an approver's inbox or a
+	// get would before the approver acts: the library's engine then
+	// remembers them. The bare needs nothing.
+	see(b *testing.B, ids []string)
+
 	// fill stores size work items bound in turn to four profiles, of
 	// which user 1 approves the first two: the newest tenth Pending,
 	// the others rejected.
@@ -194,6 +199,16 @@ func (l *libSubject) approve(ctx context.Context, id string, u int) error {
 func (l *libSubject) reject(ctx context.Context, id string, u int) error {
 	_, err := l.engine.Reject(ctx, id, benchUser(u), "no")
 	return err
+}
+
+func (l *libSubject) see(b *testing.B, ids []string) {
+	b.Helper()
+
+	for _, id := range ids {
+		if _, err := l.engine.GetWorkItem(b.Context(), id); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func (l *libSubject) get(ctx context.Context, id string) error {

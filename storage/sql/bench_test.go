@@ -102,6 +102,9 @@ type itemPool struct {
 	required, before int
 	batch            int
 	ids              []string
+
+	// seen shows each batch to the subject once it is loaded.
+	seen bool
 }
 
 func (p *itemPool) next(b *testing.B) string {
@@ -124,7 +127,11 @@ func (p *itemPool) refill(b *testing.B) {
 
 	p.batch = min(max(2*p.batch, 64), 2048)
 	pauseSetup(b, p.s.trips(), func() {
-		p.ids = append(p.ids, p.s.fresh(b, p.batch, p.required, p.before)...)
+		ids := p.s.fresh(b, p.batch, p.required, p.before)
+		if p.seen {
+			p.s.see(b, ids)
+		}
+		p.ids = append(p.ids, ids...)
 	})
 }
 
@@ -148,12 +155,15 @@ func BenchmarkCreate(b *testing.B) {
 }
 
 // benchApprove approves fresh items after before of required
-// approvals.
-func benchApprove(b *testing.B, d benchDB, which sides, required, before int) {
+// approvals. With seen, the subject has seen each item before, as an
+// approver's inbox shows it; without, the items are new to it.
+func benchApprove(b *testing.B, d benchDB, which sides, required, before int,
+	seen bool,
+) {
 	b.Helper()
 
 	compareVariants(b, d, 4, which, func(_ *testing.B, s subject) func(*testing.B) {
-		p := &itemPool{s: s, required: required, before: before}
+		p := &itemPool{s: s, required: required, before: before, seen: seen}
 
 		return func(b *testing.B) {
 			b.Helper()
@@ -173,17 +183,27 @@ func BenchmarkApprove(b *testing.B) {
 		b.Helper()
 
 		b.Run("BelowThreshold", func(b *testing.B) {
-			benchApprove(b, d, plain, 3, 1)
+			benchApprove(b, d, plain, 3, 1, false)
 		})
 
 		b.Run("ReachingThreshold", func(b *testing.B) {
-			benchApprove(b, d, decision, 3, 2)
+			benchApprove(b, d, decision, 3, 2, false)
 
 			// The same with a store that advances in the decision's
 			// transaction, so that one write records both.
 			b.Run("TxAdvancer", func(b *testing.B) {
-				benchApprove(b, d, txAdvanced, 3, 2)
+				benchApprove(b, d, txAdvanced, 3, 2, false)
 			})
+		})
+
+		// The usual course: the approver saw the item in an inbox or
+		// a get on the same engine first.
+		b.Run("SeenBelowThreshold", func(b *testing.B) {
+			benchApprove(b, d, plain, 3, 1, true)
+		})
+
+		b.Run("SeenReachingThreshold", func(b *testing.B) {
+			benchApprove(b, d, decision, 3, 2, true)
 		})
 	})
 }
