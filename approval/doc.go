@@ -22,7 +22,11 @@
 // the version read. The store makes the change to the item as stored,
 // as [Change.On] says, so approvals that race on one item all count
 // and the one that reaches the threshold decides; only an edit of the
-// profile sends the engine back to read again. The same atomic
+// profile sends the engine back to read again. An engine that has seen
+// the item before, in a listing, an inbox or a get, skips the read: it
+// remembers the fields fixed at creation and the profile (see
+// [Config.Remember]), and the store's check of the profile's version
+// catches a memory that went stale. The same atomic
 // write marks the decision's advance as due, and the engine then hands
 // the decided item to the host's [ResourceAdvancer]. A failed advance
 // is retried by [Engine.ResumeAdvances] or a [Dispatcher], so the
