@@ -19,6 +19,21 @@ import (
 // for the statement that takes the lock, tries it again after short
 // pauses that end with the context, for as long as the busy timeout
 // would have waited, and then turns the timeout back on.
+//
+// The timeout goes back on before the connection returns to the
+// pool, rather than staying off for the next call, because the pool
+// is the host's: writes and transactions that the host runs on it
+// rely on the DSN's timeout to wait instead of failing at once, and
+// so do the store's reads, which it does not retry, wherever a reader
+// can find the database busy: in rollback journal mode, and in WAL
+// mode while another connection recovers the log or, the last one to
+// close, removes it.
+//
+// lockExec takes the lock with a statement: it runs the statement
+// between the two PRAGMAs as one script, one call to the driver
+// instead of three while the lock is free. lockWait takes it with a
+// call of database/sql, which needs a call of its own for each
+// PRAGMA.
 
 // Pauses between attempts to take SQLite's write lock: from
 // lockPauseFirst, doubling up to lockPauseLongest, as SQLite's own
@@ -36,9 +51,10 @@ type busyTimeout struct {
 	msPlusOne atomic.Int64
 }
 
-// lockWait runs take, a statement on conn that takes SQLite's write
-// lock, and runs it again while it finds the database busy, until it
-// succeeds, ctx ends, or the connection's busy timeout has passed.
+// lockWait runs take, a call on conn that takes SQLite's write lock,
+// with the busy timeout of conn off, and runs it again while it finds
+// the database busy, until it succeeds, ctx ends, or the connection's
+// busy timeout has passed. Then it turns the timeout back on.
 func (s *Store) lockWait(ctx context.Context, conn *sql.Conn, take func() error) error {
 	timeout, err := s.busyTimeoutOf(ctx, conn)
 	switch {
@@ -54,6 +70,56 @@ func (s *Store) lockWait(ctx context.Context, conn *sql.Conn, take func() error)
 	}
 	defer restoreBusyTimeout(ctx, conn, timeout)
 
+	return retryBusy(ctx, timeout, take)
+}
+
+// lockExec runs query, one statement that takes SQLite's write lock,
+// on conn as lockWait would, in one call to the driver when the lock
+// is free: a script turns the busy timeout off, runs query and turns
+// the timeout back on. The result is query's own, since a PRAGMA
+// changes neither the count of changed rows nor the last inserted
+// row ID that SQLite reports. A script that fails stops at the
+// statement that failed, so the timeout is then turned back on in a
+// call of its own. The last PRAGMA fails only when ctx ends after
+// query ran; the call then returns ctx's error although query took
+// effect, as any call whose context ends may.
+func (s *Store) lockExec(ctx context.Context, conn *sql.Conn, query string,
+	args ...any,
+) (sql.Result, error) {
+	timeout, err := s.busyTimeoutOf(ctx, conn)
+	switch {
+	case err != nil:
+		return nil, err
+	case timeout == 0:
+		return conn.ExecContext(ctx, query, args...)
+	}
+
+	script := lockScript(query, timeout)
+
+	var res sql.Result
+	err = retryBusy(ctx, timeout, func() error {
+		var err error
+		res, err = conn.ExecContext(ctx, script, args...)
+		return err
+	})
+	if err != nil {
+		restoreBusyTimeout(ctx, conn, timeout)
+		return nil, err
+	}
+
+	return res, nil
+}
+
+// lockScript returns query between the PRAGMAs that turn the busy
+// timeout off and back on to ms.
+func lockScript(query string, ms int64) string {
+	return "PRAGMA busy_timeout = 0;\n" + query + ";\n" + setBusyTimeout(ms)
+}
+
+// retryBusy runs take, and runs it again after a pause while it finds
+// the database busy, until it succeeds, fails otherwise, ctx ends, or
+// timeout milliseconds have passed.
+func retryBusy(ctx context.Context, timeout int64, take func() error) error {
 	give := time.Now().Add(time.Duration(timeout) * time.Millisecond)
 	pause := lockPauseFirst
 	for {
@@ -90,16 +156,19 @@ func (s *Store) busyTimeoutOf(ctx context.Context, conn *sql.Conn) (int64, error
 // make the host's own writes fail at once, so when that fails, the
 // connection is closed instead of going back to the pool.
 func restoreBusyTimeout(ctx context.Context, conn *sql.Conn, ms int64) {
-	// PRAGMA takes no bound parameters; ms is a number the database
-	// itself returned.
-	text := "PRAGMA busy_timeout = " + strconv.FormatInt(ms, 10) //nolint:gosec // see above
-
-	_, err := conn.ExecContext(context.WithoutCancel(ctx), text)
+	_, err := conn.ExecContext(context.WithoutCancel(ctx), setBusyTimeout(ms))
 	if err == nil {
 		return
 	}
 
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+// setBusyTimeout returns the PRAGMA that sets the busy timeout to ms.
+// PRAGMA takes no bound parameters; ms is a number the database
+// itself returned.
+func setBusyTimeout(ms int64) string {
+	return "PRAGMA busy_timeout = " + strconv.FormatInt(ms, 10)
 }
 
 // writer returns where a write of one statement in autocommit runs:
@@ -114,7 +183,7 @@ func (s *Store) writer() execer {
 }
 
 // sqliteWriter runs each write on a connection of its own, waiting
-// for the write lock with lockWait. Reads go to the pool.
+// for the write lock with lockExec. Reads go to the pool.
 type sqliteWriter struct {
 	s *Store
 }
@@ -128,14 +197,7 @@ func (w sqliteWriter) ExecContext(ctx context.Context, query string,
 	}
 	defer conn.Close()
 
-	var res sql.Result
-	err = w.s.lockWait(ctx, conn, func() error {
-		var err error
-		res, err = conn.ExecContext(ctx, query, args...)
-		return err
-	})
-
-	return res, err
+	return w.s.lockExec(ctx, conn, query, args...)
 }
 
 func (w sqliteWriter) QueryContext(ctx context.Context, query string,

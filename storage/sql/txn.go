@@ -94,11 +94,7 @@ func (s *Store) inImmediateTx(ctx context.Context, fn func(tx execer) error) err
 	}
 	defer conn.Close()
 
-	err = s.lockWait(ctx, conn, func() error {
-		_, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE")
-		return err
-	})
-	if err != nil {
+	if _, err := s.lockExec(ctx, conn, "BEGIN IMMEDIATE"); err != nil {
 		// A BEGIN cut short by its context may have begun the
 		// transaction all the same; a connection that went back to the
 		// pool holding it would keep the write lock from every writer.
