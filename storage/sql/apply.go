@@ -167,7 +167,6 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 	c approval.Change,
 ) (approval.WorkItem, error) {
 	id := c.Item.ID
-	adv := s.advanceArgs(c.DecisionAdvance())
 
 	var (
 		query string
@@ -181,17 +180,23 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 		}
 
 		query = s.q.approveInPlace
-		args = append([]any{id, c.ProfileVersion, added,
-			a.UserID, a.Comment, s.timeArg(a.At)}, adv...)
+		args = []any{
+			id, c.ProfileVersion, added,
+			a.UserID, a.Comment, s.timeArg(a.At),
+		}
 	case r != nil:
 		query = s.q.rejectInPlace
-		args = append([]any{id, c.ProfileVersion,
-			r.UserID, r.Reason, s.timeArg(r.At)}, adv...)
+		args = []any{
+			id, c.ProfileVersion,
+			r.UserID, r.Reason, s.timeArg(r.At),
+		}
 	default:
 		// A change with neither is malformed, as On says.
 		_, err := c.On(approval.WorkItem{Status: approval.StatusPending})
 		return approval.WorkItem{}, err
 	}
+
+	args = append(args, s.advanceArgs(c.DecisionAdvance())...)
 
 	out, err := s.scanItem(ex.QueryRowContext(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -154,16 +154,14 @@ func BenchmarkCreate(b *testing.B) {
 	})
 }
 
-// benchApprove approves fresh items after before of required
-// approvals. With seen, the subject has seen each item before, as an
-// approver's inbox shows it; without, the items are new to it.
-func benchApprove(b *testing.B, d benchDB, which sides, required, before int,
-	seen bool,
-) {
+// benchApprove approves fresh items that require 3 approvals after
+// before of them. With seen, the subject has seen each item before, as
+// an approver's inbox shows it; without, the items are new to it.
+func benchApprove(b *testing.B, d benchDB, which sides, before int, seen bool) {
 	b.Helper()
 
 	compareVariants(b, d, 4, which, func(_ *testing.B, s subject) func(*testing.B) {
-		p := &itemPool{s: s, required: required, before: before, seen: seen}
+		p := &itemPool{s: s, required: 3, before: before, seen: seen}
 
 		return func(b *testing.B) {
 			b.Helper()
@@ -183,27 +181,27 @@ func BenchmarkApprove(b *testing.B) {
 		b.Helper()
 
 		b.Run("BelowThreshold", func(b *testing.B) {
-			benchApprove(b, d, plain, 3, 1, false)
+			benchApprove(b, d, plain, 1, false)
 		})
 
 		b.Run("ReachingThreshold", func(b *testing.B) {
-			benchApprove(b, d, decision, 3, 2, false)
+			benchApprove(b, d, decision, 2, false)
 
 			// The same with a store that advances in the decision's
 			// transaction, so that one write records both.
 			b.Run("TxAdvancer", func(b *testing.B) {
-				benchApprove(b, d, txAdvanced, 3, 2, false)
+				benchApprove(b, d, txAdvanced, 2, false)
 			})
 		})
 
 		// The usual course: the approver saw the item in an inbox or
 		// a get on the same engine first.
 		b.Run("SeenBelowThreshold", func(b *testing.B) {
-			benchApprove(b, d, plain, 3, 1, true)
+			benchApprove(b, d, plain, 1, true)
 		})
 
 		b.Run("SeenReachingThreshold", func(b *testing.B) {
-			benchApprove(b, d, decision, 3, 2, true)
+			benchApprove(b, d, decision, 2, true)
 		})
 	})
 }
