@@ -18,17 +18,21 @@ func (s *Store) ClaimAdvances(ctx context.Context,
 		return out, nil
 	}
 
-	err := s.write(ctx, func(txn *memdb.Txn) error {
-		var claim []*approval.WorkItem
-		due := &approval.WorkItem{Advance: approval.Advance{State: approval.AdvanceDue}}
-		err := scan(txn, byAdvance, []*approval.WorkItem{due}, c.After,
-			func(w *approval.WorkItem) bool {
-				if claimable(w.Advance, c) {
-					claim = append(claim, w)
-				}
+	until, err := toStamp("claim.lease_until", c.LeaseUntil)
+	if err != nil {
+		return nil, err
+	}
 
-				return len(claim) < c.Limit
-			})
+	err = s.write(ctx, func(txn *memdb.Txn) error {
+		var claim []*record
+		due := []seek{{byAdvance, like{tag: byte(codeDue)}}}
+		err := scan(txn, due, c.After, func(r *record) bool {
+			if claimable(&r.outcome.advance, c) {
+				claim = append(claim, r)
+			}
+
+			return len(claim) < c.Limit
+		})
 		if err != nil {
 			return fmt.Errorf("memdb: %w", err)
 		}
@@ -36,14 +40,15 @@ func (s *Store) ClaimAdvances(ctx context.Context,
 		// Insert after the scan: changing a table while walking one of
 		// its indexes would disturb the walk.
 		for _, stored := range claim {
-			w := stored.Clone()
-			w.Advance.LeaseOwner = c.Owner
-			w.Advance.LeaseUntil = c.LeaseUntil
-			if err := insert(txn, tableItems, &w); err != nil {
+			adv := stored.outcome.advance
+			adv.leaseOwner, adv.leaseUntil = c.Owner, until
+
+			next := stored.withAdvance(adv)
+			if err := insert(txn, tableItems, next); err != nil {
 				return err
 			}
 
-			out = append(out, w.Clone())
+			out = append(out, next.item())
 		}
 
 		return nil
@@ -56,12 +61,12 @@ func (s *Store) ClaimAdvances(ctx context.Context,
 }
 
 // claimable reports whether a due advance may be leased under c.
-func claimable(a approval.Advance, c approval.AdvanceClaim) bool {
-	if !c.DueBy.IsZero() && a.NextAttemptAt.After(c.DueBy) {
+func claimable(a *advance, c approval.AdvanceClaim) bool {
+	if !c.DueBy.IsZero() && a.nextAttemptAt.time().After(c.DueBy) {
 		return false
 	}
 
-	return a.LeaseOwner == "" || !a.LeaseUntil.After(c.Now)
+	return a.leaseOwner == "" || !a.leaseUntil.time().After(c.Now)
 }
 
 // UpdateAdvance implements [approval.Store].
@@ -72,18 +77,25 @@ func (s *Store) UpdateAdvance(ctx context.Context, id, owner string, adv approva
 			return err
 		}
 
-		if !cur.Status.Decided() {
+		if cur.status == codePending {
 			return fmt.Errorf("work item %q is pending: %w", id, approval.ErrConflict)
 		}
 
-		if cur.Advance.LeaseOwner != owner {
-			return fmt.Errorf("work item %q leased to %q, not %q: %w",
-				id, cur.Advance.LeaseOwner, owner, approval.ErrConflict)
+		var leasedTo string
+		if cur.outcome != nil {
+			leasedTo = cur.outcome.advance.leaseOwner
 		}
 
-		w := cur.Clone()
-		w.Advance = adv
+		if leasedTo != owner {
+			return fmt.Errorf("work item %q leased to %q, not %q: %w",
+				id, leasedTo, owner, approval.ErrConflict)
+		}
 
-		return insert(txn, tableItems, &w)
+		next, err := toAdvance(adv)
+		if err != nil {
+			return err
+		}
+
+		return insert(txn, tableItems, cur.withAdvance(next))
 	})
 }

@@ -124,15 +124,17 @@ func (s *Store) DeleteProfile(ctx context.Context, id string, readVersion int64)
 				id, cur.Version, readVersion, approval.ErrConflict)
 		}
 
-		pending, err := txn.First(tableItems, indexProfile,
-			itemProfile(&approval.WorkItem{ProfileID: id, Status: approval.StatusPending}))
+		// First looks up a key prefix, and the prefix of a profile's
+		// Pending items ends with sep, so it finds only theirs.
+		pending, err := txn.First(tableItems, indexStatus,
+			byStatus.prefix(like{tag: byte(codePending), text: id}, 0))
 		if err != nil {
 			return fmt.Errorf("memdb: %w", err)
 		}
 
 		if pending != nil {
 			return fmt.Errorf("profile %q bound to work item %q: %w",
-				id, pending.(*approval.WorkItem).ID, approval.ErrProfileInUse)
+				id, pending.(*record).id(), approval.ErrProfileInUse)
 		}
 
 		if err := txn.Delete(tableProfiles, cur); err != nil {

@@ -6,113 +6,183 @@ import (
 	"github.com/otpki/workitems/approval"
 )
 
-// itemIndex describes a non-unique index of work items: its name, how
-// it keys an item, and whether two items share a key, which a scan
-// asks of every item it meets, so it compares fields instead of
-// building keys.
-type itemIndex struct {
-	name string
-	key  func(*approval.WorkItem) string
-	same func(a, b *approval.WorkItem) bool
+// seek names the work items that have one key in one index.
+type seek struct {
+	idx  *itemIndex
+	like like
 }
 
-var (
-	byStatus = itemIndex{
-		name: indexStatus,
-		key:  itemStatus,
-		same: func(a, b *approval.WorkItem) bool {
-			return a.Status == b.Status
-		},
+// start returns the key to seek for the items of s above after.
+func (s seek) start(after string) []byte {
+	b := s.idx.prefix(s.like, len(after)+2*len(sep))
+	if after != "" {
+		b = append(b, after...)
+		b = append(b, sep+sep...)
 	}
 
-	byProfile = itemIndex{
-		name: indexProfile,
-		key:  itemProfile,
-		same: func(a, b *approval.WorkItem) bool {
-			return a.ProfileID == b.ProfileID && a.Status == b.Status
-		},
-	}
+	return b
+}
 
-	byResource = itemIndex{
-		name: indexResource,
-		key:  itemResource,
-		same: func(a, b *approval.WorkItem) bool {
-			return a.ResourceType == b.ResourceType &&
-				a.ResourceID == b.ResourceID
-		},
-	}
-
-	byAdvance = itemIndex{
-		name: indexAdvance,
-		key:  advanceKey,
-		same: func(a, b *approval.WorkItem) bool {
-			return a.Advance.State == b.Advance.State
-		},
-	}
-)
-
-// cursor walks the work items that share one key of an index, in ID
-// order.
+// cursor walks the work items of one seek, in ID order. head is the
+// item it stands on, nil once it has passed the last.
 type cursor struct {
+	seek
 	it   memdb.ResultIterator
-	like *approval.WorkItem
-	same func(a, b *approval.WorkItem) bool
-	head *approval.WorkItem
+	head *record
 }
 
 func (c *cursor) next() {
 	c.head = nil
 	if raw := c.it.Next(); raw != nil {
-		w := raw.(*approval.WorkItem)
-		if c.same(w, c.like) {
-			c.head = w
+		r := raw.(*record)
+		if c.idx.holds(r, c.like) {
+			c.head = r
 		}
 	}
 }
 
-// scan yields, in ID order and starting above after, the work items
-// that share their key in idx with one of likes. It stops when yield
-// returns false.
-func scan(txn *memdb.Txn, idx itemIndex, likes []*approval.WorkItem,
-	after string, yield func(*approval.WorkItem) bool,
-) error {
-	cs := make([]cursor, len(likes))
-	for i, like := range likes {
-		start := idx.key(like)
-		if after != "" {
-			start += after + sep + sep
-		}
-
-		it, err := txn.LowerBound(tableItems, idx.name, start)
-		if err != nil {
-			return err
-		}
-
-		cs[i] = cursor{it: it, like: like, same: idx.same}
-		cs[i].next()
+// openSeek opens a cursor on the items of s above after.
+func openSeek(txn *memdb.Txn, s seek, after string) (*cursor, error) {
+	it, err := txn.LowerBound(tableItems, s.idx.name, s.start(after))
+	if err != nil {
+		return nil, err
 	}
 
+	c := &cursor{seek: s, it: it}
+	c.next()
+
+	return c, nil
+}
+
+// openAll opens a cursor on each seek, above after.
+func openAll(txn *memdb.Txn, seeks []seek, after string) ([]*cursor, error) {
+	cs := make([]*cursor, 0, len(seeks))
+	for _, s := range seeks {
+		c, err := openSeek(txn, s, after)
+		if err != nil {
+			return nil, err
+		}
+
+		cs = append(cs, c)
+	}
+
+	return cs, nil
+}
+
+// openStatus opens a cursor above after on the items of each profile
+// that has items in the status. The status index keys items by
+// profile within a status, so it finds the profiles by skipping from
+// one to the next, one seek each, and needs no list of them: decided
+// items keep the ID of a deleted profile.
+func openStatus(txn *memdb.Txn, status statusCode,
+	after string,
+) ([]*cursor, error) {
+	var cs []*cursor
+	from := []byte{byte(status)}
 	for {
-		var lo *cursor
-		for i := range cs {
-			c := &cs[i]
-			if c.head != nil && (lo == nil || c.head.ID < lo.head.ID) {
-				lo = c
+		it, err := txn.LowerBound(tableItems, indexStatus, from)
+		if err != nil {
+			return nil, err
+		}
+
+		raw := it.Next()
+		if raw == nil || raw.(*record).status != status {
+			return cs, nil
+		}
+
+		first := raw.(*record)
+		s := seek{byStatus, like{tag: byte(status), text: first.profileID}}
+
+		// The seek stands on the first item of the profile, which will
+		// do unless it lies at or below after.
+		c := &cursor{seek: s, it: it, head: first}
+		if after != "" && first.id() <= after {
+			if c, err = openSeek(txn, s, after); err != nil {
+				return nil, err
+			}
+		}
+		cs = append(cs, c)
+
+		// Seek past this profile: its keys have sep, the lowest byte,
+		// right after its ID, and sep+1 there sorts above them and
+		// below the keys of every later profile, as IDs hold no
+		// control characters.
+		from = make([]byte, 0, len(first.profileID)+2)
+		from = append(from, byte(status))
+		from = append(from, first.profileID...)
+		from = append(from, sep[0]+1)
+	}
+}
+
+// scan yields, in ID order and starting above after, the work items of
+// all seeks, merged. It stops when yield returns false.
+func scan(txn *memdb.Txn, seeks []seek, after string,
+	yield func(*record) bool,
+) error {
+	cs, err := openAll(txn, seeks, after)
+	if err != nil {
+		return err
+	}
+
+	merge(cs, yield)
+
+	return nil
+}
+
+// merge yields the items of cs in ID order until yield returns false.
+// It keeps the cursors in a heap by the ID of their heads, so a merge
+// of many profiles costs a logarithm of their number per item.
+func merge(cs []*cursor, yield func(*record) bool) {
+	h := cs[:0]
+	for _, c := range cs {
+		if c.head != nil {
+			h = append(h, c)
+		}
+	}
+
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(h, i)
+	}
+
+	for len(h) > 0 {
+		c := h[0]
+		if !yield(c.head) {
+			return
+		}
+
+		c.next()
+		if c.head == nil {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		down(h, 0)
+	}
+}
+
+// down moves the cursor at i down the heap h to its place.
+func down(h []*cursor, i int) {
+	for {
+		lo := i
+		for _, j := range [2]int{2*i + 1, 2*i + 2} {
+			if j < len(h) && h[j].head.id() < h[lo].head.id() {
+				lo = j
 			}
 		}
 
-		if lo == nil || !yield(lo.head) {
-			return nil
+		if lo == i {
+			return
 		}
-		lo.next()
+
+		h[i], h[lo] = h[lo], h[i]
+		i = lo
 	}
 }
 
 // scanAll yields every work item above after, in ID order.
-func scanAll(txn *memdb.Txn, after string, yield func(*approval.WorkItem) bool) error {
-	start := ""
+func scanAll(txn *memdb.Txn, after string, yield func(*record) bool) error {
+	var start []byte
 	if after != "" {
-		start = after + sep + sep
+		start = append(idKey(after), sep...)
 	}
 
 	it, err := txn.LowerBound(tableItems, indexID, start)
@@ -121,7 +191,7 @@ func scanAll(txn *memdb.Txn, after string, yield func(*approval.WorkItem) bool) 
 	}
 
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if !yield(raw.(*approval.WorkItem)) {
+		if !yield(raw.(*record)) {
 			return nil
 		}
 	}
@@ -129,73 +199,104 @@ func scanAll(txn *memdb.Txn, after string, yield func(*approval.WorkItem) bool) 
 	return nil
 }
 
-// plan picks the index that narrows q the most and the keys to walk in
-// it, each given as an item that has the key. An empty plan walks all
-// items. The caller still filters every item with matches.
-func plan(q approval.WorkItemQuery) (itemIndex, []*approval.WorkItem) {
-	statuses := []approval.Status{q.Status}
-	if q.Status == "" {
-		statuses = []approval.Status{
-			approval.StatusPending, approval.StatusApproved, approval.StatusRejected,
-		}
-	}
+// filter is a [approval.WorkItemQuery] in the terms of records. Zero
+// codes match everything.
+type filter struct {
+	q            approval.WorkItemQuery
+	status       statusCode
+	resourceType resourceCode
+	advance      advanceCode
 
-	var likes []*approval.WorkItem
-	switch {
-	case q.ResourceID != "":
-		types := []approval.ResourceType{q.ResourceType}
-		if q.ResourceType == "" {
-			types = []approval.ResourceType{
-				approval.EnrollmentRequest, approval.IssuanceRequest,
-			}
-		}
-
-		for _, t := range types {
-			likes = append(likes, &approval.WorkItem{ResourceType: t, ResourceID: q.ResourceID})
-		}
-
-		return byResource, likes
-
-	case len(q.ProfileIDs) > 0:
-		for _, id := range q.ProfileIDs {
-			for _, s := range statuses {
-				likes = append(likes, &approval.WorkItem{ProfileID: id, Status: s})
-			}
-		}
-
-		return byProfile, likes
-
-	case q.Status != "":
-		return byStatus, []*approval.WorkItem{{Status: q.Status}}
-
-	case q.AdvanceState == approval.AdvanceDue || q.AdvanceState == approval.AdvanceFailed:
-		return byAdvance, []*approval.WorkItem{{Advance: approval.Advance{State: q.AdvanceState}}}
-	}
-
-	return itemIndex{}, nil
+	// none says that no record can match: the query names a value
+	// that no work item can have.
+	none bool
 }
 
-func advanceKey(w *approval.WorkItem) string {
-	k, _ := itemAdvance(w)
-	return k
+func compile(q approval.WorkItemQuery) filter {
+	f := filter{q: q}
+
+	var err1, err2, err3 error
+	if q.Status != "" {
+		f.status, err1 = toStatusCode(q.Status)
+	}
+
+	if q.ResourceType != "" {
+		f.resourceType, err2 = toResourceCode(q.ResourceType)
+	}
+
+	f.advance, err3 = toAdvanceCode(q.AdvanceState)
+	f.none = err1 != nil || err2 != nil || err3 != nil
+
+	return f
 }
 
-// matches reports whether w meets every condition of q.
-func matches(q approval.WorkItemQuery, w *approval.WorkItem) bool {
+// matches reports whether r meets every condition of the query.
+func (f *filter) matches(r *record) bool {
 	switch {
-	case q.Status != "" && w.Status != q.Status:
+	case f.status != 0 && r.status != f.status:
 		return false
-	case q.ResourceType != "" && w.ResourceType != q.ResourceType:
+	case f.resourceType != 0 && r.resourceType != f.resourceType:
 		return false
-	case q.ResourceID != "" && w.ResourceID != q.ResourceID:
+	case f.q.ResourceID != "" && r.resourceID() != f.q.ResourceID:
 		return false
-	case q.AdvanceState != "" && w.Advance.State != q.AdvanceState:
+	case f.q.AdvanceState != "" && r.advanceState() != f.advance:
 		return false
-	case len(q.ProfileIDs) > 0 && !contains(q.ProfileIDs, w.ProfileID):
+	case len(f.q.ProfileIDs) > 0 && !contains(f.q.ProfileIDs, r.profileID):
 		return false
 	}
 
 	return true
+}
+
+// cursors opens the cursors that cover the query above after: those of
+// the index that narrows it the most. It reports all when no index
+// narrows the query, which then walks all items. The caller still
+// filters every item with matches.
+func (f *filter) cursors(txn *memdb.Txn,
+	after string,
+) (cs []*cursor, all bool, err error) {
+	statuses := []statusCode{f.status}
+	if f.status == 0 {
+		statuses = []statusCode{codePending, codeApproved, codeRejected}
+	}
+
+	var seeks []seek
+	switch {
+	case f.q.ResourceID != "":
+		types := []resourceCode{f.resourceType}
+		if f.resourceType == 0 {
+			types = []resourceCode{codeEnrollment, codeIssuance}
+		}
+
+		for _, t := range types {
+			k := like{tag: byte(t), text: f.q.ResourceID}
+			seeks = append(seeks, seek{idx: byResource, like: k})
+		}
+
+	case len(f.q.ProfileIDs) > 0:
+		for _, id := range f.q.ProfileIDs {
+			for _, s := range statuses {
+				k := like{tag: byte(s), text: id}
+				seeks = append(seeks, seek{idx: byStatus, like: k})
+			}
+		}
+
+	// Few items need their advance looked at, so their index narrows
+	// more than a status does.
+	case f.advance == codeDue || f.advance == codeFailed:
+		seeks = []seek{{byAdvance, like{tag: byte(f.advance)}}}
+
+	case f.status != 0:
+		cs, err = openStatus(txn, f.status, after)
+		return cs, false, err
+
+	default:
+		return nil, true, nil
+	}
+
+	cs, err = openAll(txn, seeks, after)
+
+	return cs, false, err
 }
 
 func contains(list []string, s string) bool {

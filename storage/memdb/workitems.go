@@ -33,36 +33,40 @@ func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
 			return err
 		}
 
-		if err := checkPendingTxn(txn, w); err != nil {
+		r, err := toRecord(&w)
+		if err != nil {
 			return err
 		}
 
-		w = w.Clone()
+		if err := checkPendingTxn(txn, r); err != nil {
+			return err
+		}
 
-		return insert(txn, tableItems, &w)
+		return insert(txn, tableItems, r)
 	})
 }
 
 // checkPendingTxn refuses a second Pending work item for a resource.
-func checkPendingTxn(txn *memdb.Txn, w approval.WorkItem) error {
-	var pending *approval.WorkItem
-	err := scan(txn, byResource, []*approval.WorkItem{&w}, "",
-		func(other *approval.WorkItem) bool {
-			if other.Status == approval.StatusPending {
-				pending = other
-			}
+func checkPendingTxn(txn *memdb.Txn, r *record) error {
+	k, _ := byResource.of(r)
 
-			return pending == nil
-		})
+	var pending *record
+	err := scan(txn, []seek{{byResource, k}}, "", func(other *record) bool {
+		if other.status == codePending {
+			pending = other
+		}
+
+		return pending == nil
+	})
 	if err != nil {
 		return fmt.Errorf("memdb: %w", err)
 	}
 
 	if pending != nil {
 		return &approval.PendingItemExistsError{
-			WorkItemID:   pending.ID,
-			ResourceType: w.ResourceType,
-			ResourceID:   w.ResourceID,
+			WorkItemID:   pending.id(),
+			ResourceType: r.resourceType.resourceType(),
+			ResourceID:   r.resourceID(),
 		}
 	}
 
@@ -78,7 +82,7 @@ func (s *Store) GetWorkItem(ctx context.Context, id string) (approval.WorkItem, 
 			return err
 		}
 
-		w = stored.Clone()
+		w = stored.item()
 
 		return nil
 	})
@@ -99,7 +103,7 @@ func (s *Store) GetWorkItemAndProfile(ctx context.Context,
 		if err != nil {
 			return err
 		}
-		w = stored.Clone()
+		w = stored.item()
 
 		prof, err := getProfileTxn(txn, w.ProfileID)
 		if err != nil {
@@ -121,23 +125,33 @@ func (s *Store) ListWorkItems(ctx context.Context,
 		return nil, nil
 	}
 
+	f := compile(q)
+	if f.none {
+		return nil, nil
+	}
+
 	out := make([]approval.WorkItem, 0, min(q.Limit, approval.MaxPageSize+1))
 
-	collect := func(w *approval.WorkItem) bool {
-		if matches(q, w) {
-			out = append(out, w.Clone())
+	collect := func(r *record) bool {
+		if f.matches(r) {
+			out = append(out, r.item())
 		}
 
 		return len(out) < q.Limit
 	}
 
 	err := s.read(ctx, func(txn *memdb.Txn) error {
-		idx, likes := plan(q)
-		if likes == nil {
+		cs, all, err := f.cursors(txn, q.After)
+		switch {
+		case err != nil:
+			return err
+		case all:
 			return scanAll(txn, q.After, collect)
 		}
 
-		return scan(txn, idx, likes, q.After, collect)
+		merge(cs, collect)
+
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memdb: %w", err)
@@ -155,23 +169,31 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem
 			return err
 		}
 
-		prof, err := getProfileTxn(txn, cur.ProfileID)
+		prof, err := getProfileTxn(txn, cur.profileID)
 		if err != nil || prof.Version != c.ProfileVersion {
 			return fmt.Errorf("profile %q changed: %w",
-				cur.ProfileID, approval.ErrConflict)
+				cur.profileID, approval.ErrConflict)
 		}
 
 		// Write transactions run one at a time, so the change is made
 		// to the item as stored, whichever version the caller read.
-		next, err := c.On(*cur)
+		next, err := c.On(cur.item())
 		if err != nil {
 			return err
 		}
 
-		if err := insert(txn, tableItems, &next); err != nil {
+		r, err := toRecord(&next)
+		if err != nil {
 			return err
 		}
-		out = next.Clone()
+
+		if err := insert(txn, tableItems, r); err != nil {
+			return err
+		}
+
+		// The record copied what it keeps of next, whose slices are
+		// fresh from c.On, so next is the caller's to keep.
+		out = next
 
 		return nil
 	})
