@@ -107,12 +107,11 @@ func NewEngine(store Store, advancer ResourceAdvancer, cfg *Config) (*Engine, er
 	}
 	e.setDefaults()
 
-	switch {
-	case cfg.Remember == 0:
-		e.memory = newMemory(defaultRemember)
-	default:
-		e.memory = newMemory(cfg.Remember)
+	remember := cfg.Remember
+	if remember == 0 {
+		remember = defaultRemember
 	}
+	e.memory = newMemory(remember)
 
 	if err := checkID("config.instance_id", e.instance); err != nil {
 		return nil, err

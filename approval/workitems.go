@@ -273,7 +273,7 @@ func (e *Engine) actRemembered(ctx context.Context, itemID string,
 	}
 
 	c, err := derive(w, prof)
-	if err != nil {
+	if derived := err == nil; !derived {
 		return WorkItem{}, false, nil
 	}
 
