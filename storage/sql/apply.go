@@ -197,6 +197,7 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 	}
 
 	args = append(args, s.advanceArgs(c.DecisionAdvance())...)
+	args = append(args, pendingArg)
 
 	out, err := s.scanItem(ex.QueryRowContext(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -205,6 +206,14 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 
 	return out, err
 }
+
+// pendingArg is the status Pending, bound as an argument of the
+// in-place statements rather than written into their text. A prepared
+// statement's generic plan can then use no partial index on status,
+// which PostgreSQL would otherwise pick while the table is small and
+// scan whole, filtering by ID, long after the table grew; bound, the
+// row is found by its key however the table has changed.
+const pendingArg = string(approval.StatusPending)
 
 // inPlaceMissed tells why an in-place change wrote nothing, from the
 // item as it is now: ErrNotFound, ErrNotPending, or ErrConflict

@@ -142,3 +142,56 @@ func literal(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// TestPostgresGenericPlansOfChanges checks that the statements that
+// approve and reject in place find the work item by its key under the
+// generic plan that a prepared statement keeps, even when it was made
+// while the table was nearly empty: a plan that scans a partial index
+// on status instead grows slower with every item the table gains.
+func TestPostgresGenericPlansOfChanges(t *testing.T) {
+	t.Parallel()
+
+	db := openServer(t, "pgx", "WORKITEMS_POSTGRES_DSN")
+	s, err := New(db, Postgres, &Config{TablePrefix: "plan" + randomHex(t) + "_"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(t.Context()))
+	t.Cleanup(func() {
+		for _, table := range s.Tables() {
+			_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
+			require.NoError(t, err)
+		}
+	})
+
+	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
+		SELECT lpad(g::text, 8, '0'), 'p', 'enrollment_request',
+			'r' || g, '', '', 'pending', 3, 'null', NULL, NULL, NULL,
+			'', 0, '', NULL, '', NULL, NULL, 1, now(), NULL
+		FROM generate_series(1, 20) g`, s.prefix)
+	_, err = db.ExecContext(t.Context(), fill)
+	require.NoError(t, err)
+
+	at := "2026-01-01 00:00:00+00"
+	advance := []any{"due", 0, "", nil, "owner", at, nil}
+	tests := []struct {
+		name string
+		text string
+		args []any
+	}{
+		{"Approve", s.q.approveInPlace, append(append([]any{
+			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
+		}, advance...), pendingArg)},
+		{"Reject", s.q.rejectInPlace, append(append([]any{
+			"00000010", 1, "u", "", at,
+		}, advance...), pendingArg)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			plan := genericPlan(t, s, tt.text, tt.args)
+			require.NotContains(t, plan, "pending_resource", plan)
+			require.NotContains(t, plan, "Seq Scan", plan)
+			require.NotContains(t, plan, "Filter: ((id = $1)", plan)
+		})
+	}
+}

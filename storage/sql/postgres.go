@@ -75,7 +75,7 @@ var postgresQueries = queries{
 				advanced_at = CASE WHEN ` + postgresReaches + `
 					THEN $13::timestamptz ELSE w.advanced_at END,
 				version = w.version + 1
-			WHERE w.id = $1 AND w.status = 'pending'
+			WHERE w.id = $1 AND w.status = $14
 			AND w.profile_id IN (SELECT id FROM prof)
 			RETURNING ` + itemColsW + `
 		), added AS (
@@ -94,7 +94,7 @@ var postgresQueries = queries{
 				next_attempt_at = $9, lease_owner = $10,
 				lease_until = $11, advanced_at = $12,
 				version = w.version + 1
-			WHERE w.id = $1 AND w.status = 'pending'
+			WHERE w.id = $1 AND w.status = $13
 			AND w.profile_id IN (SELECT id FROM prof)
 			RETURNING ` + itemColsW + `
 		)

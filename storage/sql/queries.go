@@ -72,12 +72,13 @@ type queries struct {
 	// it reaches the threshold, if the item is Pending and its profile
 	// at a version; it also inserts the approval row, and returns the
 	// item written: id, profile version, the approval as a JSON list
-	// of one, its user, comment and time, then advanceArgs of the
-	// advance a decision gets.
+	// of one, its user, comment and time, advanceArgs of the advance
+	// a decision gets, then the status Pending (see pendingArg).
 	approveInPlace string
 
 	// rejectInPlace is approveInPlace for a rejection: id, profile
-	// version, user, reason, time, then advanceArgs.
+	// version, user, reason, time, advanceArgs, then the status
+	// Pending.
 	rejectInPlace string
 
 	// claimAdvances, where the dialect has it, leases due items in
