@@ -72,7 +72,11 @@ type Store interface {
 	// item if it is the one that reaches the threshold. It returns
 	// ErrNotFound, ErrConflict when the profile changed, and the errors
 	// of [Change.On]: ErrNotPending, and ErrAlreadyApproved, which the
-	// store enforces whatever its caller derived. When stored is at
+	// store enforces whatever its caller derived. ErrConflict comes
+	// before ErrAlreadyApproved: a change derived under a profile that
+	// changed since may no longer be its user's to make, and the
+	// rules refuse an approver the profile no longer lists before
+	// they look at the approvals. When stored is at
 	// c.ReadVersion, c.Item is what it writes; a zero c.ReadVersion
 	// says the engine did not read the item. The write is atomic: the
 	// approval, the status and the advance mark commit together or not

@@ -121,18 +121,40 @@ func (s *Store) readArgs(c approval.Change) ([]any, error) {
 // other writers until tx ends, derives the item after the change with
 // c.On, and writes that at the version it read. It leaves the
 // approval row to the caller.
+//
+// It refuses as the rules do, in their order: a decided item first,
+// then a change derived under a profile that has changed since, which
+// may no longer be the approver's to make, and only then an approval
+// the user made before.
 func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	c approval.Change,
 ) (approval.WorkItem, error) {
 	id := c.Item.ID
 
-	stored, err := s.scanItem(tx.QueryRowContext(ctx, s.q.lockItem, id))
+	var (
+		r       itemRow
+		profile sql.NullInt64
+	)
+	dest := append(s.itemDest(&r), &profile)
+
+	err := tx.QueryRowContext(ctx, s.q.lockItem, id).Scan(dest...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return approval.WorkItem{}, fmt.Errorf("work item %q: %w",
 			id, approval.ErrNotFound)
 	case err != nil:
 		return approval.WorkItem{}, err
+	}
+
+	stored, err := r.item()
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
+	moved := !profile.Valid || profile.Int64 != c.ProfileVersion
+	if moved && stored.Status == approval.StatusPending {
+		return approval.WorkItem{}, fmt.Errorf("profile %q changed: %w",
+			stored.ProfileID, approval.ErrConflict)
 	}
 
 	next, err := c.On(stored)

@@ -47,9 +47,13 @@ var mysqlQueries = queries{
 		LEFT JOIN {p}profiles p ON p.id = w.profile_id
 		WHERE w.id = ?`,
 
-	// The row lock holds until the transaction ends.
-	lockItem: `SELECT ` + itemCols + `
-		FROM {p}work_items WHERE id = ?
+	// The row lock holds until the transaction ends. It locks the
+	// item only: the profile's version comes from a subquery, which
+	// reads without locking.
+	lockItem: `SELECT ` + itemColsW + `,
+			(SELECT p.version FROM {p}profiles p
+				WHERE p.id = w.profile_id)
+		FROM {p}work_items w WHERE w.id = ?
 		FOR UPDATE`,
 
 	itemState: `SELECT version, status, lease_owner

@@ -62,8 +62,9 @@ type queries struct {
 	// version.
 	updateItem string
 
-	// lockItem reads a work item and keeps other writers from it
-	// until the transaction ends: id. Empty where approveInPlace
+	// lockItem reads a work item, then the version of its profile,
+	// NULL when the profile is gone, and keeps other writers from the
+	// item until the transaction ends: id. Empty where approveInPlace
 	// makes it needless.
 	lockItem string
 

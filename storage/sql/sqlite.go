@@ -47,8 +47,10 @@ var sqliteQueries = queries{
 
 	// The transaction began IMMEDIATE and holds the database's write
 	// lock, so a plain read locks enough.
-	lockItem: `SELECT ` + itemCols + `
-		FROM {p}work_items WHERE id = ?`,
+	lockItem: `SELECT ` + itemColsW + `,
+			(SELECT p.version FROM {p}profiles p
+				WHERE p.id = w.profile_id)
+		FROM {p}work_items w WHERE w.id = ?`,
 
 	itemState: `SELECT version, status, lease_owner
 		FROM {p}work_items WHERE id = ?`,

@@ -196,6 +196,41 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, cur, b.get(t, w.ID))
 	})
 
+	// A second approval derived under a profile that changed since is
+	// a conflict, not a double approval: under the new profile the
+	// user may not be an approver at all.
+	t.Run("ChangedProfileBeforeDoubleApproval", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Three")
+		p.RequiredApprovals = 3
+		p, err := b.engine.UpdateProfile(t.Context(), p)
+		require.NoError(t, err)
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		_, err = b.engine.Approve(ctx, w.ID, alice, "")
+		require.NoError(t, err)
+		cur := b.get(t, w.ID)
+
+		p.Approvers.Users = nil
+		_, err = b.engine.UpdateProfile(ctx, p)
+		require.NoError(t, err)
+
+		for _, read := range []int64{0, cur.Version} {
+			a := approval.Approval{UserID: "alice", At: epoch}
+			_, err = b.store.Apply(ctx, approval.Change{
+				Action:         approval.ActionApprove,
+				Item:           cur,
+				ReadVersion:    read,
+				ProfileVersion: p.Version,
+				Approval:       &a,
+			})
+			require.ErrorIs(t, err, approval.ErrConflict, "read version %d", read)
+			require.Equal(t, cur, b.get(t, w.ID))
+		}
+	})
+
 	t.Run("MissingRecords", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

@@ -170,6 +170,29 @@ func testDecisions(t *testing.T, newStore NewStore) {
 		require.Equal(t, w, b.get(t, w.ID))
 	})
 
+	// An engine that remembers the profile from before the edit still
+	// gives the refusal the rules give under the edited profile, which
+	// ranks a revoked approver above an approval made before.
+	t.Run("RevokedApproverWhoApprovedIsNotAuthorized", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		w := b.item(t, p, "er-1", "")
+		ctx := t.Context()
+
+		_, err := b.engine.Approve(ctx, w.ID, bob, "")
+		require.NoError(t, err)
+		approved := b.get(t, w.ID)
+
+		p.Approvers.Groups = nil
+		_, err = b.newEngine(t, "engine-b").UpdateProfile(ctx, p)
+		require.NoError(t, err)
+
+		_, err = b.engine.Approve(ctx, w.ID, bob, "")
+		require.ErrorIs(t, err, approval.ErrNotAuthorized)
+		require.Equal(t, approved, b.get(t, w.ID))
+	})
+
 	t.Run("CanActSaysWhyNot", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
