@@ -53,27 +53,34 @@ var postgresQueries = queries{
 		WHERE resource_type = $1 AND resource_id = $2
 		AND status = 'pending'`,
 
+	// The approval goes on the end of the stored list as text, and
+	// whether it reaches the threshold is worked out once, in a
+	// sub-select that OFFSET 0 keeps the planner from copying into
+	// every column it decides: racing approvals wait for the row in
+	// turn, and the less each does while it holds it, the sooner the
+	// next one goes.
 	approveInPlace: postgresProfileAt + `, item AS (
 			UPDATE {p}work_items w SET
-				approvals = (` + postgresApprovals + ` || $3::jsonb)::text,
-				status = CASE WHEN ` + postgresReaches + `
-					THEN 'approved' ELSE w.status END,
-				decided_at = CASE WHEN ` + postgresReaches + `
-					THEN $6::timestamptz ELSE w.decided_at END,
-				advance_state = CASE WHEN ` + postgresReaches + `
-					THEN $7::text ELSE w.advance_state END,
-				advance_attempts = CASE WHEN ` + postgresReaches + `
-					THEN $8::integer ELSE w.advance_attempts END,
-				advance_error = CASE WHEN ` + postgresReaches + `
-					THEN $9::text ELSE w.advance_error END,
-				next_attempt_at = CASE WHEN ` + postgresReaches + `
-					THEN $10::timestamptz ELSE w.next_attempt_at END,
-				lease_owner = CASE WHEN ` + postgresReaches + `
-					THEN $11::text ELSE w.lease_owner END,
-				lease_until = CASE WHEN ` + postgresReaches + `
-					THEN $12::timestamptz ELSE w.lease_until END,
-				advanced_at = CASE WHEN ` + postgresReaches + `
-					THEN $13::timestamptz ELSE w.advanced_at END,
+				approvals = CASE WHEN w.approvals IN ('null', '[]')
+					THEN $3::text
+					ELSE left(w.approvals, -1) || ',' || substr($3::text, 2)
+				END,
+				(status, decided_at, advance_state, advance_attempts,
+					advance_error, next_attempt_at, lease_owner,
+					lease_until, advanced_at) = (
+					SELECT
+						CASE WHEN d.reaches THEN 'approved' ELSE w.status END,
+						CASE WHEN d.reaches THEN $6::timestamptz ELSE w.decided_at END,
+						CASE WHEN d.reaches THEN $7::text ELSE w.advance_state END,
+						CASE WHEN d.reaches THEN $8::integer ELSE w.advance_attempts END,
+						CASE WHEN d.reaches THEN $9::text ELSE w.advance_error END,
+						CASE WHEN d.reaches THEN $10::timestamptz ELSE w.next_attempt_at END,
+						CASE WHEN d.reaches THEN $11::text ELSE w.lease_owner END,
+						CASE WHEN d.reaches THEN $12::timestamptz ELSE w.lease_until END,
+						CASE WHEN d.reaches THEN $13::timestamptz ELSE w.advanced_at END
+					FROM (SELECT ` + postgresCount + ` + 1 >= w.required_approvals
+						AS reaches OFFSET 0) d
+				),
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $14
 			AND w.profile_id IN (SELECT id FROM prof)
@@ -144,16 +151,12 @@ const postgresProfileAt = `WITH prof AS (
 			FOR SHARE OF p
 		)`
 
-// postgresApprovals is the approval list of the work item w as jsonb;
-// an item stored with none holds the JSON null. An UPDATE that waited
-// for the row's lock evaluates it, and postgresReaches, on the row as
-// the transaction before it left it, so racing approvals all count.
-const postgresApprovals = `(CASE w.approvals WHEN 'null' THEN '[]'
-			ELSE w.approvals END)::jsonb`
-
-// postgresReaches holds when one more approval decides w.
-const postgresReaches = `jsonb_array_length(` + postgresApprovals + `) + 1
-					>= w.required_approvals`
+// postgresCount is the number of approvals of the work item w, whose
+// list an item stored with none holds as the JSON null. An UPDATE
+// that waited for the row's lock evaluates it on the row as the
+// transaction before it left it, so racing approvals all count.
+const postgresCount = `CASE WHEN w.approvals IN ('null', '[]') THEN 0
+						ELSE json_array_length(w.approvals::json) END`
 
 // The columns of a work item and of a profile, qualified with the
 // aliases w and p.
