@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,16 +20,7 @@ import (
 func TestPostgresGenericPlans(t *testing.T) {
 	t.Parallel()
 
-	db := openServer(t, "pgx", "WORKITEMS_POSTGRES_DSN")
-	s, err := New(db, Postgres, &Config{TablePrefix: "plan" + randomHex(t) + "_"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(t.Context()))
-	t.Cleanup(func() {
-		for _, table := range s.Tables() {
-			_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
-			require.NoError(t, err)
-		}
-	})
+	s, db := planStore(t)
 
 	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
 		SELECT lpad(g::text, 8, '0'), 'p' || (g % 20), 'enrollment_request',
@@ -37,7 +29,7 @@ func TestPostgresGenericPlans(t *testing.T) {
 			CASE WHEN g > 29900 THEN '' WHEN g % 500 = 0 THEN 'due' ELSE 'done' END,
 			0, '', NULL, '', NULL, NULL, 1, now(), NULL
 		FROM generate_series(1, 30000) g`, s.prefix)
-	_, err = db.ExecContext(t.Context(), fill)
+	_, err := db.ExecContext(t.Context(), fill)
 	require.NoError(t, err)
 	_, err = db.ExecContext(t.Context(), expand("ANALYZE {p}work_items", s.prefix))
 	require.NoError(t, err)
@@ -79,6 +71,25 @@ func TestPostgresGenericPlans(t *testing.T) {
 		})
 		require.Contains(t, plan, "work_items_advance", plan)
 	})
+}
+
+// planStore returns a migrated PostgreSQL store under a fresh table
+// prefix, and its database; the tables go when the test ends.
+func planStore(t *testing.T) (*Store, *sql.DB) {
+	t.Helper()
+
+	db := openServer(t, "pgx", "WORKITEMS_POSTGRES_DSN")
+	s, err := New(db, Postgres, &Config{TablePrefix: "plan" + randomHex(t) + "_"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(t.Context()))
+	t.Cleanup(func() {
+		for _, table := range s.Tables() {
+			_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
+			require.NoError(t, err)
+		}
+	})
+
+	return s, db
 }
 
 // genericPlan returns the plan PostgreSQL uses for text once it has
@@ -151,23 +162,14 @@ func literal(v any) string {
 func TestPostgresGenericPlansOfChanges(t *testing.T) {
 	t.Parallel()
 
-	db := openServer(t, "pgx", "WORKITEMS_POSTGRES_DSN")
-	s, err := New(db, Postgres, &Config{TablePrefix: "plan" + randomHex(t) + "_"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(t.Context()))
-	t.Cleanup(func() {
-		for _, table := range s.Tables() {
-			_, err := db.ExecContext(context.Background(), "DROP TABLE "+table)
-			require.NoError(t, err)
-		}
-	})
+	s, db := planStore(t)
 
 	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
 		SELECT lpad(g::text, 8, '0'), 'p', 'enrollment_request',
 			'r' || g, '', '', 'pending', 3, 'null', NULL, NULL, NULL,
 			'', 0, '', NULL, '', NULL, NULL, 1, now(), NULL
 		FROM generate_series(1, 20) g`, s.prefix)
-	_, err = db.ExecContext(t.Context(), fill)
+	_, err := db.ExecContext(t.Context(), fill)
 	require.NoError(t, err)
 
 	at := "2026-01-01 00:00:00+00"
