@@ -273,8 +273,8 @@ func (e *Engine) actRemembered(ctx context.Context, itemID string,
 	}
 
 	c, err := derive(w, prof)
-	if derived := err == nil; !derived {
-		return WorkItem{}, false, nil
+	if err != nil {
+		return WorkItem{}, false, nil //nolint:nilerr // the read refuses
 	}
 
 	if inTx {
