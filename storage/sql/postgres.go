@@ -152,7 +152,8 @@ const postgresProfileAt = `WITH prof AS (
 		)`
 
 // postgresCount is the number of approvals of the work item w, whose
-// list an item stored with none holds as the JSON null. An UPDATE
+// list an item with none holds as the JSON null or an empty array,
+// which the approval in place also appends to as text. An UPDATE
 // that waited for the row's lock evaluates it on the row as the
 // transaction before it left it, so racing approvals all count.
 const postgresCount = `CASE WHEN w.approvals IN ('null', '[]') THEN 0

@@ -116,10 +116,7 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 	t.Run("SecondApprovalFromOneRead", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
-		p := b.twoOfThree(t, "Three")
-		p.RequiredApprovals = 3
-		p, err := b.engine.UpdateProfile(t.Context(), p)
-		require.NoError(t, err)
+		p := b.threeApprovals(t)
 		w := b.item(t, p, "er-1", "")
 		ctx := t.Context()
 
@@ -166,14 +163,11 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 	t.Run("StoreRefusesDoubleApproval", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
-		p := b.twoOfThree(t, "Three")
-		p.RequiredApprovals = 3
-		p, err := b.engine.UpdateProfile(t.Context(), p)
-		require.NoError(t, err)
+		p := b.threeApprovals(t)
 		w := b.item(t, p, "er-1", "")
 		ctx := t.Context()
 
-		_, err = b.engine.Approve(ctx, w.ID, alice, "")
+		_, err := b.engine.Approve(ctx, w.ID, alice, "")
 		require.NoError(t, err)
 
 		// A buggy caller builds a second approval by alice with the
@@ -202,17 +196,16 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 	t.Run("ChangedProfileBeforeDoubleApproval", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
-		p := b.twoOfThree(t, "Three")
-		p.RequiredApprovals = 3
-		p, err := b.engine.UpdateProfile(t.Context(), p)
-		require.NoError(t, err)
+		p := b.threeApprovals(t)
 		w := b.item(t, p, "er-1", "")
 		ctx := t.Context()
 
-		_, err = b.engine.Approve(ctx, w.ID, alice, "")
+		_, err := b.engine.Approve(ctx, w.ID, alice, "")
 		require.NoError(t, err)
 		cur := b.get(t, w.ID)
 
+		// p keeps the version from before this edit, under which the
+		// changes below are derived.
 		p.Approvers.Users = nil
 		_, err = b.engine.UpdateProfile(ctx, p)
 		require.NoError(t, err)

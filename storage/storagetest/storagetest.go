@@ -150,6 +150,19 @@ func (b *bundle) twoOfThree(t *testing.T, name string) approval.Profile {
 	return p
 }
 
+// threeApprovals is twoOfThree edited to require three approvals, so
+// that an item takes two and stays Pending.
+func (b *bundle) threeApprovals(t *testing.T) approval.Profile {
+	t.Helper()
+
+	p := b.twoOfThree(t, "Three")
+	p.RequiredApprovals = 3
+	p, err := b.engine.UpdateProfile(t.Context(), p)
+	require.NoError(t, err)
+
+	return p
+}
+
 // item creates a Pending enrollment work item for resource under
 // profile p, requested by requester (may be empty).
 func (b *bundle) item(t *testing.T, p approval.Profile,
