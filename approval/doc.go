@@ -24,9 +24,10 @@
 // and the one that reaches the threshold decides; only an edit of the
 // profile sends the engine back to read again. An engine that has seen
 // the item before, in a listing, an inbox or a get, skips the read: it
-// remembers the fields fixed at creation and the profile (see
-// [Config.Remember]), and the store's check of the profile's version
-// catches a memory that went stale. The same atomic
+// remembers the item as it last saw it and the profile (see
+// [Config.Remember]). A remembered item that moved on since is written
+// as stored, like any old read, and a remembered profile that changed
+// fails the store's version check and is read again. The same atomic
 // write marks the decision's advance as due, and the engine then hands
 // the decided item to the host's [ResourceAdvancer]. A failed advance
 // is retried by [Engine.ResumeAdvances] or a [Dispatcher], so the

@@ -121,7 +121,8 @@ func NewEngine(store Store, advancer ResourceAdvancer, cfg *Config) (*Engine, er
 }
 
 // defaultRemember is how many work items and profiles an engine
-// remembers unless told otherwise: a few megabytes at most.
+// remembers unless told otherwise: about half a kilobyte per work item
+// with short texts, a few megabytes in all.
 const defaultRemember = 10_000
 
 func (e *Engine) setDefaults() {

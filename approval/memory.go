@@ -3,11 +3,11 @@ package approval
 import "sync"
 
 // memory is what an engine remembers of the records it has read or
-// written, so that a common call needs no read of its own: the fields
-// of a work item fixed when it was created, which never change, and
-// profiles, which do. A remembered profile is only ever used where the
-// store checks its version in the same write, so one that changed
-// since costs a conflict and a read, never a wrong decision.
+// written, so that a common call needs no read of its own: Pending
+// work items as last seen, and profiles. A remembered record is only
+// ever used where the store checks its version in the same write, so
+// one that changed since costs a conflict or a read, never a wrong
+// decision.
 //
 // It holds at most limit work items and limit profiles; the oldest
 // remembered item makes room for the next one. A zero limit turns it
@@ -16,54 +16,37 @@ type memory struct {
 	limit int
 
 	mu       sync.Mutex
-	items    map[string]itemFacts
+	items    map[string]WorkItem
 	ring     []string
 	next     int
 	profiles map[string]Profile
 }
 
-// itemFacts are the fields of a work item that an approval or a
-// rejection depends on and that never change after creation.
-type itemFacts struct {
-	profileID   string
-	requestedBy string
-	required    int
-}
-
 func newMemory(limit int) *memory {
 	return &memory{
 		limit:    max(limit, 0),
-		items:    make(map[string]itemFacts),
+		items:    make(map[string]WorkItem),
 		profiles: make(map[string]Profile),
 	}
 }
 
-// item returns what is remembered of the work item and of the profile
-// it is bound to: the item as it was created, still Pending as far as
-// the memory knows, with no version, and the profile.
+// item returns a copy of the work item as last seen, Pending then, and
+// the profile it is bound to.
 func (m *memory) item(id string) (WorkItem, Profile, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	f, ok := m.items[id]
+	w, ok := m.items[id]
 	if !ok {
 		return WorkItem{}, Profile{}, false
 	}
 
-	prof, ok := m.profiles[f.profileID]
+	prof, ok := m.profiles[w.ProfileID]
 	if !ok {
 		return WorkItem{}, Profile{}, false
 	}
 
-	w := WorkItem{
-		ID:                id,
-		ProfileID:         f.profileID,
-		RequestedBy:       f.requestedBy,
-		Status:            StatusPending,
-		RequiredApprovals: f.required,
-	}
-
-	return w, prof, true
+	return w.Clone(), prof, true
 }
 
 // profile returns the remembered profile with the ID.
@@ -76,8 +59,9 @@ func (m *memory) profile(id string) (Profile, bool) {
 	return p, ok
 }
 
-// rememberItems remembers the fixed fields of Pending work items; a
-// decided item is never acted on again, so it is not worth the room.
+// rememberItems remembers Pending work items, keeping for each ID the
+// highest version seen; a decided item is never acted on again, so it
+// is not worth the room.
 func (m *memory) rememberItems(ws ...WorkItem) {
 	if m.limit == 0 {
 		return
@@ -92,23 +76,19 @@ func (m *memory) rememberItems(ws ...WorkItem) {
 			continue
 		}
 
-		if _, ok := m.items[w.ID]; ok {
+		cur, ok := m.items[w.ID]
+		switch {
+		case ok && cur.Version >= w.Version:
 			continue
-		}
-
-		if len(m.ring) < m.limit {
+		case !ok && len(m.ring) < m.limit:
 			m.ring = append(m.ring, w.ID)
-		} else {
+		case !ok:
 			delete(m.items, m.ring[m.next])
 			m.ring[m.next] = w.ID
 			m.next = (m.next + 1) % m.limit
 		}
 
-		m.items[w.ID] = itemFacts{
-			profileID:   w.ProfileID,
-			requestedBy: w.RequestedBy,
-			required:    w.RequiredApprovals,
-		}
+		m.items[w.ID] = w.Clone()
 	}
 }
 

@@ -111,6 +111,31 @@ func TestRememberedItemIsActedOnWithoutARead(t *testing.T) {
 	require.Equal(t, int64(1), r.store.profileReads.Load())
 }
 
+func TestRememberedItemMovedOnElsewhere(t *testing.T) {
+	t.Parallel()
+	r := newMemoryRig(t, 0)
+	ctx := t.Context()
+
+	// a remembers the item at version 1; b approves it behind a's
+	// back.
+	w := r.item(t, r.a, "ir-1")
+	_, err := r.b.Approve(ctx, w.ID, bob, "")
+	require.NoError(t, err)
+
+	// What a derives from version 1 still counts, on the item as
+	// stored, and reaches the threshold there.
+	got, err := r.a.Approve(ctx, w.ID, alice, "")
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusApproved, got.Status)
+	require.Equal(t, []string{"bob", "alice"}, userIDs(got))
+	require.Equal(t, int64(3), got.Version)
+	require.Equal(t, int64(0), r.store.itemReads.Load())
+
+	stored, err := r.b.GetWorkItem(ctx, w.ID)
+	require.NoError(t, err)
+	require.Equal(t, got, stored)
+}
+
 func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
 	t.Parallel()
 	r := newMemoryRig(t, 0)
@@ -120,10 +145,15 @@ func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
 	_, err := r.a.Approve(ctx, w.ID, alice, "")
 	require.NoError(t, err)
 
+	// a remembers alice's approval, yet refuses her second one only
+	// after a read: under a profile edited since, she might not be
+	// an approver at all.
 	_, err = r.a.Approve(ctx, w.ID, alice, "")
 	require.ErrorIs(t, err, approval.ErrAlreadyApproved)
+	require.Equal(t, int64(1), r.store.itemReads.Load())
 
-	// b decides the item; a still remembers it as Pending.
+	// b decides the item; a still remembers it as Pending, and the
+	// store refuses what a derives from that.
 	_, err = r.b.Reject(ctx, w.ID, bob, "no")
 	require.NoError(t, err)
 
@@ -131,7 +161,7 @@ func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
 	require.ErrorIs(t, err, approval.ErrNotPending)
 	_, err = r.a.Reject(ctx, w.ID, alice, "")
 	require.ErrorIs(t, err, approval.ErrNotPending)
-	require.Equal(t, int64(0), r.store.itemReads.Load())
+	require.Equal(t, int64(1), r.store.itemReads.Load())
 
 	// The requester is remembered too.
 	w = r.item(t, r.a, "ir-2")

@@ -33,14 +33,11 @@ type Change struct {
 	Action Action
 
 	// Item is the work item after the change, made to the item read:
-	// what [Change.On] returns for an item still at ReadVersion. When
-	// ReadVersion is zero, Item holds only the fields fixed when the
-	// item was created.
+	// what [Change.On] returns for an item still at ReadVersion.
 	Item WorkItem
 
-	// ReadVersion is the work item version the change was derived
-	// from, or zero when the engine derived it from what it remembers
-	// of the item, without reading it.
+	// ReadVersion is the version of the work item the change was
+	// derived from, as the engine read it or remembers it.
 	ReadVersion int64
 
 	// ProfileVersion is the version of the bound profile that

@@ -77,8 +77,7 @@ type Store interface {
 	// changed since may no longer be its user's to make, and the
 	// rules refuse an approver the profile no longer lists before
 	// they look at the approvals. When stored is at
-	// c.ReadVersion, c.Item is what it writes; a zero c.ReadVersion
-	// says the engine did not read the item. The write is atomic: the
+	// c.ReadVersion, c.Item is what it writes. The write is atomic: the
 	// approval, the status and the advance mark commit together or not
 	// at all.
 	Apply(ctx context.Context, c Change) (WorkItem, error)

@@ -257,13 +257,13 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 }
 
 // actRemembered acts on a work item the engine remembers without
-// reading it: it derives the change from the item's fixed fields and
-// the remembered profile, as if the item were still Pending, and the
-// store checks the rest as it writes: the status, the approvals made
-// since, and the profile's version. It reports done false when it
-// cannot act so, or the memory proved out of date, and the caller
-// then reads the item. A derivation that fails is left to the read
-// too, so a refusal never rests on what may have changed.
+// reading it: it derives the change from the item as last seen and
+// the remembered profile, and the store checks the rest as it writes:
+// the status, the approvals made since, and the profile's version. It
+// reports done false when it cannot act so, or the memory proved out
+// of date, and the caller then reads the item. A derivation that fails
+// is left to the read too, so a refusal never rests on what may have
+// changed.
 func (e *Engine) actRemembered(ctx context.Context, itemID string,
 	derive func(WorkItem, Profile) (Change, error), inTx bool,
 ) (WorkItem, bool, error) {
@@ -280,7 +280,6 @@ func (e *Engine) actRemembered(ctx context.Context, itemID string,
 	if inTx {
 		c = AdvancedWithDecision(c)
 	}
-	c.Item, c.ReadVersion = w, 0
 
 	item, err := e.store.Apply(ctx, c)
 	if errors.Is(err, ErrConflict) {

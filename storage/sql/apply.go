@@ -44,7 +44,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		return s.applyInPlace(ctx, s.db, c)
 	}
 
-	if c.Approval == nil && c.ReadVersion != 0 {
+	if c.Approval == nil {
 		args, err := s.readArgs(c)
 		if err != nil {
 			return approval.WorkItem{}, err
@@ -74,21 +74,16 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 		return s.applyInPlace(ctx, tx, c)
 	}
 
-	// A change derived without a read has nothing to write as is.
-	var n int64
-	if c.ReadVersion != 0 {
-		args, err := s.readArgs(c)
-		if err != nil {
-			return approval.WorkItem{}, err
-		}
-
-		n, err = s.updateItem(ctx, tx, args)
-		if err != nil {
-			return approval.WorkItem{}, err
-		}
+	args, err := s.readArgs(c)
+	if err != nil {
+		return approval.WorkItem{}, err
 	}
 
-	var err error
+	n, err := s.updateItem(ctx, tx, args)
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
 	out := c.Item.Clone()
 	if n == 0 {
 		out, err = s.applyOnStored(ctx, tx, c)

@@ -60,9 +60,8 @@
 // An engine that remembers the item from an earlier read or write
 // (see [approval.Config.Remember]) skips its read. On PostgreSQL the
 // approval is then the one statement: 1 round trip. On MySQL and
-// SQLite the transaction reads the item locked, with its profile's
-// version, in place of the write at the version read: 5 round trips,
-// as before.
+// SQLite the transaction writes at the version remembered: 4 round
+// trips, or 6 when the item moved on since.
 //
 // A decision takes one more statement once the engine's advancer has
 // returned, to record the advance: 3 round trips in all on

@@ -51,25 +51,23 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, got, b.get(t, w.ID))
 	})
 
-	t.Run("ChangeDerivedWithoutARead", func(t *testing.T) {
+	t.Run("ChangeFromOldReadReachesThreshold", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
 		p := b.twoOfThree(t, "Issuance")
 		w := b.item(t, p, "er-1", "")
 		ctx := t.Context()
 
-		_, err := b.engine.Approve(ctx, w.ID, bob, "")
+		// An engine read the item, or remembers it, before bob
+		// approved: the changes it derives are for version 1.
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+		_, err = b.engine.Approve(ctx, w.ID, bob, "")
 		require.NoError(t, err)
 
-		// An engine that remembers the item's fixed fields derives
-		// the change from them, with no version read.
-		facts := approval.WorkItem{
-			ID: w.ID, ProfileID: w.ProfileID, RequestedBy: w.RequestedBy,
-			Status: approval.StatusPending, RequiredApprovals: w.RequiredApprovals,
-		}
-		c, err := approval.Approve(facts, p, alice, "", epoch, lease)
+		c, err := approval.Approve(read, prof, alice, "", epoch, lease)
 		require.NoError(t, err)
-		c.Item, c.ReadVersion = facts, 0
+		require.Equal(t, approval.StatusPending, c.Item.Status)
 
 		got, err := b.store.Apply(ctx, c)
 		require.NoError(t, err)
@@ -78,12 +76,12 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, int64(3), got.Version)
 		require.Equal(t, got, b.get(t, w.ID))
 
-		c, err = approval.Reject(facts, p, carol, "", epoch, lease)
+		c, err = approval.Reject(read, prof, carol, "", epoch, lease)
 		require.NoError(t, err)
-		c.Item, c.ReadVersion = facts, 0
 
 		_, err = b.store.Apply(ctx, c)
 		require.ErrorIs(t, err, approval.ErrNotPending)
+		require.Equal(t, got, b.get(t, w.ID))
 	})
 
 	t.Run("ChangeFromOldReadOnDecidedItem", func(t *testing.T) {
@@ -210,7 +208,9 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		_, err = b.engine.UpdateProfile(ctx, p)
 		require.NoError(t, err)
 
-		for _, read := range []int64{0, cur.Version} {
+		// Read before alice's approval and after it: the store refuses
+		// both as a conflict, whichever way it writes.
+		for _, read := range []int64{cur.Version - 1, cur.Version} {
 			a := approval.Approval{UserID: "alice", At: epoch}
 			_, err = b.store.Apply(ctx, approval.Change{
 				Action:         approval.ActionApprove,
