@@ -128,7 +128,7 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 
 	var (
 		r       itemRow
-		profile sql.NullInt64
+		profile int64
 	)
 	dest := append(s.itemDest(&r), &profile)
 
@@ -146,8 +146,7 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 		return approval.WorkItem{}, err
 	}
 
-	moved := !profile.Valid || profile.Int64 != c.ProfileVersion
-	if moved && stored.Status == approval.StatusPending {
+	if profile != c.ProfileVersion && stored.Status == approval.StatusPending {
 		return approval.WorkItem{}, fmt.Errorf("profile %q changed: %w",
 			stored.ProfileID, approval.ErrConflict)
 	}
@@ -163,7 +162,8 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	}
 	args = append(args, id, stored.Version, c.ProfileVersion)
 
-	// The item is locked, so only the profile can make this miss.
+	// The item is locked and its profile version checked, so this
+	// cannot miss; if it did, nothing was written.
 	n, err := s.updateItem(ctx, tx, args)
 	switch {
 	case err != nil:

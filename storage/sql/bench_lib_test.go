@@ -238,7 +238,7 @@ var (
 		"approvals", "rejected_by", "rejection_reason", "rejected_at",
 		"advance_state", "advance_attempts", "advance_error",
 		"next_attempt_at", "lease_owner", "lease_until", "advanced_at",
-		"version", "created_at", "decided_at",
+		"version", "created_at", "decided_at", "profile_version",
 	}
 	libApprovalCols = []string{
 		"work_item_id", "user_id", "comment", "approved_at",
@@ -247,9 +247,10 @@ var (
 
 // libItem is a work item to load into the store's tables.
 type libItem struct {
-	id, profile, resource string
-	required, approvals   int
-	rejected              bool
+	id, resource        string
+	profile             approval.Profile
+	required, approvals int
+	rejected            bool
 }
 
 // row returns the columns of w, approved by users 0 to
@@ -281,12 +282,12 @@ func (l *libSubject) row(w libItem, at time.Time) []any {
 	}
 
 	return []any{
-		w.id, w.profile, string(approval.EnrollmentRequest), w.resource,
+		w.id, w.profile.ID, string(approval.EnrollmentRequest), w.resource,
 		benchDescription, benchRequester, status, w.required,
 		list, rejBy, reason, decided,
 		advState, attempts, "",
 		nil, "", nil, advanced,
-		version, benchTimeArg(d, at), decided,
+		version, benchTimeArg(d, at), decided, w.profile.Version,
 	}
 }
 
@@ -332,7 +333,7 @@ func (l *libSubject) fresh(b *testing.B, n, required, before int) []string {
 		ids[i] = uuid.Must(uuid.NewV7()).String()
 		items[i] = libItem{
 			id:        ids[i],
-			profile:   l.main.ID,
+			profile:   l.main,
 			resource:  "er-f" + strconv.FormatInt(l.seq.Add(1), 10),
 			required:  required,
 			approvals: before,
@@ -350,7 +351,7 @@ func (l *libSubject) fill(b *testing.B, size int) {
 	for i := range items {
 		items[i] = libItem{
 			id:       fixtureID(i),
-			profile:  l.lists[i%len(l.lists)].ID,
+			profile:  l.lists[i%len(l.lists)],
 			resource: "er-" + strconv.Itoa(i),
 			required: 1,
 			rejected: !fixturePending(i, size),

@@ -27,7 +27,11 @@
 // "workitems_"): profiles; work_items, which carries the item's
 // approvals as JSON text so that one row is the whole item; and
 // approvals, one row per approval, whose primary key (work_item_id,
-// user_id) lets no user approve twice. A unique index allows one
+// user_id) lets no user approve twice. A Pending work item carries the
+// version of its profile, which an edit of the profile rewrites in the
+// same transaction: a change checks the version on the row it writes,
+// and so takes no lock on the profile, which every item of a busy
+// profile would contend for. A unique index allows one
 // Pending work item per resource: partial on PostgreSQL and SQLite,
 // on a generated column that is NULL once the item is decided on
 // MySQL. IDs sort by byte order on every dialect: the "C" collation
@@ -44,14 +48,13 @@
 // An approval through [approval.Engine] reads the item and its
 // profile in one statement, then writes:
 //
-//   - PostgreSQL: one statement in autocommit, which locks the
-//     profile row FOR SHARE and checks its version, makes the change
-//     to the item row as it finds it once locked, and inserts the
-//     approval row: 2 round trips. Approvals racing on one item wait
+//   - PostgreSQL: one statement in autocommit, which makes the change
+//     to the item row as it finds it once locked, if the item still
+//     carries the profile version the change was derived under, and
+//     inserts the approval row: 2 round trips. Approvals racing on one item wait
 //     for its row in turn and all count; none is sent back to read.
 //   - MySQL: a transaction of two statements, the update at the
-//     version read (which reads the profile row LOCK IN SHARE MODE)
-//     and the approval row: BEGIN, 2 statements and COMMIT, 5 round
+//     versions read and the approval row: BEGIN, 2 statements and COMMIT, 5 round
 //     trips in all with interpolateParams=true. A rejection is one
 //     statement. When another change came first, the transaction
 //     reads the item FOR UPDATE and makes the change to it: 2 more.
@@ -73,11 +76,13 @@
 // When a change writes nothing, because the item is decided or gone
 // or its profile changed, one more read tells which.
 //
-// Other operations: get, get with profile, list, update profile,
-// update advance and claim are one statement each (claim is a
-// transaction of two on MySQL and SQLite); create work item is one
-// statement; delete profile is a transaction that locks the profile
-// before it looks for Pending items.
+// Other operations: get, get with profile, list, update advance and
+// claim are one statement each (claim is a transaction of two on
+// MySQL and SQLite); create work item is one statement, which locks
+// the profile row in share mode; update profile is a transaction of
+// two, the profile and its Pending items; delete profile is a
+// transaction that locks the profile before it looks for Pending
+// items.
 //
 // # Advancing in the decision's transaction
 //

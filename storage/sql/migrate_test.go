@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -37,7 +39,95 @@ func TestMigrate(t *testing.T) {
 			t.Parallel()
 			testMigrateTooNew(t, b)
 		})
+
+		t.Run("UpgradeVersionsPendingItems", func(t *testing.T) {
+			t.Parallel()
+			testMigrateProfileVersion(t, b, 0)
+		})
+
+		// MySQL commits each statement of a version on its own, so a
+		// migrator may stop after any of them and the next one runs
+		// them all again.
+		if b.dialect == sqlstore.MySQL {
+			for _, partial := range []int{4, 5, 6} {
+				t.Run(fmt.Sprintf("UpgradeStoppedAfter%d", partial), func(t *testing.T) {
+					t.Parallel()
+					testMigrateProfileVersion(t, b, partial)
+				})
+			}
+		}
 	})
+}
+
+// profileVersionStep is the schema version that gives each work item
+// the version of its profile.
+var profileVersionStep = map[sqlstore.Dialect]int{
+	sqlstore.Postgres: 3,
+	sqlstore.MySQL:    2,
+	sqlstore.SQLite:   2,
+}
+
+// testMigrateProfileVersion migrates a schema from before work items
+// carried their profile's version, with a Pending and a decided item
+// in it and the first partial statements of the version that adds it
+// already run, and checks that the Pending item can be approved under its profile
+// as it is, and only under it.
+func testMigrateProfileVersion(t *testing.T, b backend, partial int) {
+	t.Helper()
+
+	ctx := t.Context()
+	db := b.open(t)
+	s := unmigrated(t, b, db, randomPrefix(t))
+	step := profileVersionStep[b.dialect]
+	require.NoError(t, s.MigrateTo(ctx, step-1))
+
+	prof := approval.Profile{
+		ID: "p1", Name: "Issuance", RequiredApprovals: 2,
+		Approvers: approval.Approvers{Users: []string{"alice", "bob", "dave"}},
+		Version:   4,
+	}
+	require.NoError(t, s.CreateProfile(ctx, prof))
+
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pending := approval.WorkItem{
+		ID: "w1", ProfileID: prof.ID, ResourceType: approval.IssuanceRequest,
+		ResourceID: "ir-1", RequestedBy: "carol",
+		Status: approval.StatusPending, RequiredApprovals: 2,
+		Version: 1, CreatedAt: at,
+	}
+	decided := pending
+	decided.ID, decided.ResourceID = "w2", "ir-2"
+	decided.Status, decided.RequiredApprovals = approval.StatusApproved, 0
+	decided.DecidedAt = at
+	for _, w := range []approval.WorkItem{pending, decided} {
+		require.NoError(t, s.InsertUnversionedItem(ctx, w))
+	}
+	require.NoError(t, s.StartMigration(ctx, step, partial))
+
+	require.NoError(t, s.Migrate(ctx))
+	require.Equal(t, knownVersion(t, s), countVersions(t, db, s))
+
+	engine, err := approval.NewEngine(s, approval.AdvancerFunc(noAdvance), nil)
+	require.NoError(t, err)
+
+	got, err := engine.Approve(ctx, pending.ID, approval.Principal{UserID: "alice"}, "")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), got.Version)
+
+	// A change derived under the version before the edit is refused.
+	c, err := approval.Approve(got, prof, approval.Principal{UserID: "bob"}, "", at,
+		approval.Lease{})
+	require.NoError(t, err)
+
+	prof.Approvers.Users = []string{"alice", "dave"}
+	_, err = engine.UpdateProfile(ctx, prof)
+	require.NoError(t, err)
+
+	_, err = s.Apply(ctx, c)
+	require.ErrorIs(t, err, approval.ErrConflict)
+
+	_, err = engine.Approve(ctx, decided.ID, approval.Principal{UserID: "bob"}, "")
+	require.ErrorIs(t, err, approval.ErrNotPending)
 }
 
 // unmigrated returns a store with a fresh prefix whose tables do not

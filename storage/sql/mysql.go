@@ -20,6 +20,9 @@ var mysqlQueries = queries{
 		created_at = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 
+	pendingProfileVersion: `UPDATE {p}work_items SET profile_version = ?
+		WHERE profile_id = ? AND status = 'pending'`,
+
 	lockProfile: `SELECT version FROM {p}profiles
 		WHERE id = ? FOR UPDATE`,
 
@@ -29,9 +32,10 @@ var mysqlQueries = queries{
 
 	deleteProfile: `DELETE FROM {p}profiles WHERE id = ?`,
 
-	insertItem: `INSERT INTO {p}work_items (` + itemCols + `)
+	insertItem: `INSERT INTO {p}work_items (` + itemCols + `,
+			profile_version)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, version
 		FROM {p}profiles WHERE id = ? AND version = ?
 		LOCK IN SHARE MODE`,
 
@@ -47,12 +51,8 @@ var mysqlQueries = queries{
 		LEFT JOIN {p}profiles p ON p.id = w.profile_id
 		WHERE w.id = ?`,
 
-	// The row lock holds until the transaction ends. It locks the
-	// item only: the profile's version comes from a subquery, which
-	// reads without locking.
-	lockItem: `SELECT ` + itemColsW + `,
-			(SELECT p.version FROM {p}profiles p
-				WHERE p.id = w.profile_id)
+	// The row lock holds until the transaction ends.
+	lockItem: `SELECT ` + itemColsW + `, w.profile_version
 		FROM {p}work_items w WHERE w.id = ?
 		FOR UPDATE`,
 
@@ -63,19 +63,13 @@ var mysqlQueries = queries{
 		WHERE resource_type = ? AND resource_id = ?
 		AND status = 'pending'`,
 
-	// The profile row is read with a shared lock, so a concurrent
-	// profile edit waits for this transaction, and this one sees the
-	// latest committed version.
 	updateItem: `UPDATE {p}work_items SET
 		status = ?, approvals = ?,
 		rejected_by = ?, rejection_reason = ?, rejected_at = ?,
 		advance_state = ?, advance_attempts = ?, advance_error = ?,
 		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
 		advanced_at = ?, version = ?, decided_at = ?
-		WHERE id = ? AND version = ?
-		AND ? = (SELECT p.version FROM {p}profiles p
-			WHERE p.id = {p}work_items.profile_id
-			LOCK IN SHARE MODE)`,
+		WHERE id = ? AND version = ? AND profile_version = ?`,
 
 	// The state is held by a range of one value so that the plan
 	// walks the advance index in order (see listBuilder.fixed).

@@ -22,12 +22,12 @@ func TestPostgresGenericPlans(t *testing.T) {
 
 	s, db := planStore(t)
 
-	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
+	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`, profile_version)
 		SELECT lpad(g::text, 8, '0'), 'p' || (g % 20), 'enrollment_request',
 			'r' || g, '', '', CASE WHEN g > 29900 THEN 'pending' ELSE 'approved' END,
 			1, 'null', NULL, NULL, NULL,
 			CASE WHEN g > 29900 THEN '' WHEN g % 500 = 0 THEN 'due' ELSE 'done' END,
-			0, '', NULL, '', NULL, NULL, 1, now(), NULL
+			0, '', NULL, '', NULL, NULL, 1, now(), NULL, 1
 		FROM generate_series(1, 30000) g`, s.prefix)
 	_, err := db.ExecContext(t.Context(), fill)
 	require.NoError(t, err)
@@ -164,10 +164,10 @@ func TestPostgresGenericPlansOfChanges(t *testing.T) {
 
 	s, db := planStore(t)
 
-	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`)
+	fill := expand(`INSERT INTO {p}work_items (`+itemCols+`, profile_version)
 		SELECT lpad(g::text, 8, '0'), 'p', 'enrollment_request',
 			'r' || g, '', '', 'pending', 3, 'null', NULL, NULL, NULL,
-			'', 0, '', NULL, '', NULL, NULL, 1, now(), NULL
+			'', 0, '', NULL, '', NULL, NULL, 1, now(), NULL, 1
 		FROM generate_series(1, 20) g`, s.prefix)
 	_, err := db.ExecContext(t.Context(), fill)
 	require.NoError(t, err)

@@ -19,6 +19,9 @@ var postgresQueries = queries{
 		created_at = $7, updated_at = $8
 		WHERE id = $9 AND version = $10`,
 
+	pendingProfileVersion: `UPDATE {p}work_items SET profile_version = $1
+		WHERE profile_id = $2 AND status = 'pending'`,
+
 	lockProfile: `SELECT version FROM {p}profiles
 		WHERE id = $1 FOR UPDATE`,
 
@@ -28,9 +31,11 @@ var postgresQueries = queries{
 
 	deleteProfile: `DELETE FROM {p}profiles WHERE id = $1`,
 
-	insertItem: `INSERT INTO {p}work_items (` + itemCols + `)
+	insertItem: `INSERT INTO {p}work_items (` + itemCols + `,
+			profile_version)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-			$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+			$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+			version
 		FROM {p}profiles WHERE id = $23 AND version = $24
 		FOR SHARE`,
 
@@ -59,7 +64,7 @@ var postgresQueries = queries{
 	// every column it decides: racing approvals wait for the row in
 	// turn, and the less each does while it holds it, the sooner the
 	// next one goes.
-	approveInPlace: postgresProfileAt + `, item AS (
+	approveInPlace: `WITH item AS (
 			UPDATE {p}work_items w SET
 				approvals = CASE WHEN w.approvals IN ('null', '[]')
 					THEN $3::text
@@ -83,7 +88,7 @@ var postgresQueries = queries{
 				),
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $14
-			AND w.profile_id IN (SELECT id FROM prof)
+			AND w.profile_version = $2
 			RETURNING ` + itemColsW + `
 		), added AS (
 			INSERT INTO {p}approvals
@@ -92,7 +97,7 @@ var postgresQueries = queries{
 		)
 		SELECT ` + itemCols + ` FROM item`,
 
-	rejectInPlace: postgresProfileAt + `, item AS (
+	rejectInPlace: `WITH item AS (
 			UPDATE {p}work_items w SET
 				status = 'rejected', rejected_by = $3,
 				rejection_reason = $4, rejected_at = $5,
@@ -102,7 +107,7 @@ var postgresQueries = queries{
 				lease_until = $11, advanced_at = $12,
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $13
-			AND w.profile_id IN (SELECT id FROM prof)
+			AND w.profile_version = $2
 			RETURNING ` + itemColsW + `
 		)
 		SELECT ` + itemCols + ` FROM item`,
@@ -139,17 +144,6 @@ var postgresQueries = queries{
 	insertVersion: `INSERT INTO {p}schema_versions (version, applied_at)
 		VALUES ($1, $2)`,
 }
-
-// postgresProfileAt opens the statements that change a work item in
-// place: it finds the profile the item is bound to at the version the
-// change was derived under, and locks it against edits until the
-// statement commits. An edit that committed first leaves it empty.
-const postgresProfileAt = `WITH prof AS (
-			SELECT p.id FROM {p}profiles p
-			JOIN {p}work_items w ON w.profile_id = p.id
-			WHERE w.id = $1 AND p.version = $2
-			FOR SHARE OF p
-		)`
 
 // postgresCount is the number of approvals of the work item w, whose
 // list an item with none holds as the JSON null or an empty array,

@@ -87,7 +87,13 @@ func (s *Store) ListProfiles(ctx context.Context, after string,
 	return out, nil
 }
 
-// UpdateProfile implements [approval.Store].
+// UpdateProfile implements [approval.Store]. In the same transaction
+// it gives the profile's Pending work items the new version, which
+// each carries so that a change checks the version on the row it
+// writes: the edit waits for changes that hold an item, and a change
+// that waited for the edit finds the item moved on. So an edit writes
+// every Pending item of its profile, and changes of those items wait
+// for it to commit.
 func (s *Store) UpdateProfile(ctx context.Context, p approval.Profile, readVersion int64) error {
 	args, err := s.profileArgs(p)
 	if err != nil {
@@ -97,14 +103,22 @@ func (s *Store) UpdateProfile(ctx context.Context, p approval.Profile, readVersi
 
 	var n int64
 	err = s.retry(ctx, "update profile", func() error {
-		res, err := s.writer().ExecContext(ctx, s.q.updateProfile, args...)
-		if err != nil {
+		return s.inTx(ctx, func(tx execer) error {
+			res, err := tx.ExecContext(ctx, s.q.updateProfile, args...)
+			if err != nil {
+				return err
+			}
+
+			n, err = affected(res)
+			if err != nil || n == 0 {
+				return err
+			}
+
+			_, err = tx.ExecContext(ctx, s.q.pendingProfileVersion,
+				p.Version, p.ID)
+
 			return err
-		}
-
-		n, err = affected(res)
-
-		return err
+		})
 	})
 
 	switch {

@@ -23,6 +23,11 @@ type queries struct {
 	// updateProfile: profileArgs, id, read version.
 	updateProfile string
 
+	// pendingProfileVersion gives the Pending work items of a profile
+	// its new version, in the transaction that edits it: version,
+	// profile id.
+	pendingProfileVersion string
+
 	// lockProfile reads the version of a profile and locks it
 	// against concurrent writes until the transaction ends: id.
 	lockProfile string
@@ -34,9 +39,10 @@ type queries struct {
 	// deleteProfile: id.
 	deleteProfile string
 
-	// insertItem inserts a work item if its profile is at a version,
-	// keeping the profile from changing until the transaction ends:
-	// id, profile id, itemArgs, profile id, profile version.
+	// insertItem inserts a work item, with the version of its
+	// profile, if the profile is at that version, keeping it from
+	// changing until the transaction ends: id, profile id, itemArgs,
+	// profile id, profile version.
 	insertItem string
 
 	// insertApproval: work item id, user id, comment, time.
@@ -57,15 +63,15 @@ type queries struct {
 	// resource type, resource id.
 	pendingOfResource string
 
-	// updateItem writes a change if the item and its profile are at
-	// the versions read: changeArgs, id, read version, profile
-	// version.
+	// updateItem writes a change if the item and the profile version
+	// it carries are at the versions read: changeArgs, id, read
+	// version, profile version.
 	updateItem string
 
-	// lockItem reads a work item, then the version of its profile,
-	// NULL when the profile is gone, and keeps other writers from the
-	// item until the transaction ends: id. Empty where approveInPlace
-	// makes it needless.
+	// lockItem reads a work item, then the version of its profile
+	// that it carries, and keeps other writers from the item until the
+	// transaction ends: id. Empty where approveInPlace makes it
+	// needless.
 	lockItem string
 
 	// approveInPlace, where the dialect has it, adds an approval to
@@ -134,7 +140,8 @@ func (q *queries) withPrefix(prefix string) *queries {
 func (q *queries) texts() []*string {
 	return []*string{
 		&q.insertProfile, &q.getProfile, &q.listProfiles,
-		&q.updateProfile, &q.lockProfile, &q.pendingOfProfile,
+		&q.updateProfile, &q.pendingProfileVersion,
+		&q.lockProfile, &q.pendingOfProfile,
 		&q.deleteProfile, &q.insertItem, &q.insertApproval,
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
 		&q.pendingOfResource, &q.updateItem, &q.lockItem,

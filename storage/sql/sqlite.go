@@ -20,6 +20,9 @@ var sqliteQueries = queries{
 		created_at = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 
+	pendingProfileVersion: `UPDATE {p}work_items SET profile_version = ?
+		WHERE profile_id = ? AND status = 'pending'`,
+
 	lockProfile: `SELECT version FROM {p}profiles WHERE id = ?`,
 
 	pendingOfProfile: `SELECT id FROM {p}work_items
@@ -28,9 +31,10 @@ var sqliteQueries = queries{
 
 	deleteProfile: `DELETE FROM {p}profiles WHERE id = ?`,
 
-	insertItem: `INSERT INTO {p}work_items (` + itemCols + `)
+	insertItem: `INSERT INTO {p}work_items (` + itemCols + `,
+			profile_version)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, version
 		FROM {p}profiles WHERE id = ? AND version = ?`,
 
 	insertApproval: `INSERT INTO {p}approvals
@@ -47,9 +51,7 @@ var sqliteQueries = queries{
 
 	// The transaction began IMMEDIATE and holds the database's write
 	// lock, so a plain read locks enough.
-	lockItem: `SELECT ` + itemColsW + `,
-			(SELECT p.version FROM {p}profiles p
-				WHERE p.id = w.profile_id)
+	lockItem: `SELECT ` + itemColsW + `, w.profile_version
 		FROM {p}work_items w WHERE w.id = ?`,
 
 	itemState: `SELECT version, status, lease_owner
@@ -65,9 +67,7 @@ var sqliteQueries = queries{
 		advance_state = ?, advance_attempts = ?, advance_error = ?,
 		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
 		advanced_at = ?, version = ?, decided_at = ?
-		WHERE id = ? AND version = ?
-		AND ? = (SELECT p.version FROM {p}profiles p
-			WHERE p.id = {p}work_items.profile_id)`,
+		WHERE id = ? AND version = ? AND profile_version = ?`,
 
 	// The state is held by a range of one value so that the plan
 	// walks the advance index in order (see listBuilder.fixed).
