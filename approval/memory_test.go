@@ -82,6 +82,15 @@ func (r *memoryRig) item(t *testing.T, e *approval.Engine, resource string) appr
 	return w
 }
 
+// requireStored checks that the store holds w as it is.
+func (r *memoryRig) requireStored(t *testing.T, w approval.WorkItem) {
+	t.Helper()
+
+	stored, err := r.b.GetWorkItem(t.Context(), w.ID)
+	require.NoError(t, err)
+	require.Equal(t, w, stored)
+}
+
 func TestRememberedItemIsActedOnWithoutARead(t *testing.T) {
 	t.Parallel()
 	r := newMemoryRig(t, 0)
@@ -102,9 +111,7 @@ func TestRememberedItemIsActedOnWithoutARead(t *testing.T) {
 	require.Equal(t, []string{"alice", "bob"}, userIDs(got))
 	require.Equal(t, int64(0), r.store.itemReads.Load())
 
-	stored, err := r.b.GetWorkItem(ctx, w.ID)
-	require.NoError(t, err)
-	require.Equal(t, got, stored)
+	r.requireStored(t, got)
 
 	// A second item of the same profile needs no profile read either.
 	r.item(t, r.a, "ir-2")
@@ -131,9 +138,7 @@ func TestRememberedItemMovedOnElsewhere(t *testing.T) {
 	require.Equal(t, int64(3), got.Version)
 	require.Equal(t, int64(0), r.store.itemReads.Load())
 
-	stored, err := r.b.GetWorkItem(ctx, w.ID)
-	require.NoError(t, err)
-	require.Equal(t, got, stored)
+	r.requireStored(t, got)
 }
 
 func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
