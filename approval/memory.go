@@ -16,7 +16,7 @@ type memory struct {
 	limit int
 
 	mu       sync.Mutex
-	items    map[string]WorkItem
+	items    map[string]*WorkItem
 	ring     []string
 	next     int
 	profiles map[string]Profile
@@ -25,7 +25,7 @@ type memory struct {
 func newMemory(limit int) *memory {
 	return &memory{
 		limit:    max(limit, 0),
-		items:    make(map[string]WorkItem),
+		items:    make(map[string]*WorkItem),
 		profiles: make(map[string]Profile),
 	}
 }
@@ -88,7 +88,8 @@ func (m *memory) rememberItems(ws ...WorkItem) {
 			m.next = (m.next + 1) % m.limit
 		}
 
-		m.items[w.ID] = w.Clone()
+		kept := w.Clone()
+		m.items[w.ID] = &kept
 	}
 }
 
