@@ -163,4 +163,10 @@
 // connection of its own whatever the DSN says; _txlock=immediate
 // does the same for transactions the host runs on the same pool, and
 // for the transactions of a [TxAdvancer], which are database/sql's.
+//
+// SQLite parses a statement in the calling process, so a SQLite store
+// prepares its reads once and keeps up to 64 of them, on the
+// connections of the pool that run them, for as long as the *sql.DB is
+// open; writes are parsed on each call, on the transaction's own
+// connection.
 package sqlstore

@@ -26,7 +26,7 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	text, args := s.listQuery(q)
 	text = expand(text, s.prefix)
 
-	items, err := s.queryItems(ctx, s.db, q.Limit, text, args...)
+	items, err := s.queryItems(ctx, s.reader(), q.Limit, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list work items: %w", err)
 	}

@@ -44,7 +44,7 @@ func (s *Store) CreateProfile(ctx context.Context, p approval.Profile) error {
 
 // GetProfile implements [approval.Store].
 func (s *Store) GetProfile(ctx context.Context, id string) (approval.Profile, error) {
-	row := s.db.QueryRowContext(ctx, s.q.getProfile, id)
+	row := s.reader().QueryRowContext(ctx, s.q.getProfile, id)
 
 	p, err := s.scanProfile(row)
 	switch {
@@ -66,7 +66,7 @@ func (s *Store) ListProfiles(ctx context.Context, after string,
 		return out, nil
 	}
 
-	rows, err := s.db.QueryContext(ctx, s.q.listProfiles, after, limit)
+	rows, err := s.reader().QueryContext(ctx, s.q.listProfiles, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list profiles: %w", err)
 	}

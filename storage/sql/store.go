@@ -91,6 +91,10 @@ type Store struct {
 
 	txAdvancer TxAdvancer
 	busy       busyTimeout
+
+	// stmts holds the prepared reads of a SQLite store; nil on the
+	// other dialects.
+	stmts *stmtCache
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -138,6 +142,10 @@ func New(db *sql.DB, d Dialect, cfg *Config) (*Store, error) {
 		return nil, err
 	}
 	s.q = q.withPrefix(s.prefix)
+
+	if d == SQLite {
+		s.stmts = newStmtCache(db)
+	}
 
 	return s, nil
 }

@@ -110,7 +110,7 @@ func (s *Store) itemTaken(ctx context.Context, w approval.WorkItem) error {
 
 // GetWorkItem implements [approval.Store].
 func (s *Store) GetWorkItem(ctx context.Context, id string) (approval.WorkItem, error) {
-	row := s.db.QueryRowContext(ctx, s.q.getItem, id)
+	row := s.reader().QueryRowContext(ctx, s.q.getItem, id)
 
 	w, err := s.scanItem(row)
 	switch {
@@ -134,7 +134,7 @@ func (s *Store) GetWorkItemAndProfile(ctx context.Context,
 	)
 	dest := append(s.itemDest(&ir), s.profileDest(&pr)...)
 
-	err := s.db.QueryRowContext(ctx, s.q.getItemAndProfile, id).Scan(dest...)
+	err := s.reader().QueryRowContext(ctx, s.q.getItemAndProfile, id).Scan(dest...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return approval.WorkItem{}, approval.Profile{},
