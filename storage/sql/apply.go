@@ -44,6 +44,9 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		return s.applyInPlace(ctx, s.db, c)
 	}
 
+	// A rejection is one statement at the version read; when the item
+	// moved on, a transaction changes it as stored.
+	write := s.applyTx
 	if c.Approval == nil {
 		args, err := s.readArgs(c)
 		if err != nil {
@@ -54,12 +57,13 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		if err != nil || n > 0 {
 			return c.Item.Clone(), err
 		}
+		write = s.applyOnStored
 	}
 
 	var out approval.WorkItem
 	err := s.inTx(ctx, func(tx execer) error {
 		var err error
-		out, err = s.applyTx(ctx, tx, c)
+		out, err = write(ctx, tx, c)
 		return err
 	})
 

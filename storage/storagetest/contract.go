@@ -84,6 +84,28 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, got, b.get(t, w.ID))
 	})
 
+	t.Run("RejectionFromOldReadKeepsApprovals", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
+		ctx := t.Context()
+
+		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
+		require.NoError(t, err)
+		_, err = b.engine.Approve(ctx, w.ID, bob, "")
+		require.NoError(t, err)
+
+		c, err := approval.Reject(read, prof, carol, "no", epoch, lease)
+		require.NoError(t, err)
+
+		got, err := b.store.Apply(ctx, c)
+		require.NoError(t, err)
+		require.Equal(t, approval.StatusRejected, got.Status)
+		require.Equal(t, []string{"bob"}, approvers(got))
+		require.Equal(t, int64(3), got.Version)
+		require.Equal(t, got, b.get(t, w.ID))
+	})
+
 	t.Run("ChangeFromOldReadOnDecidedItem", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
