@@ -54,16 +54,8 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 	t.Run("ChangeFromOldReadReachesThreshold", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
-		p := b.twoOfThree(t, "Issuance")
-		w := b.item(t, p, "er-1", "")
+		read, prof := b.readBeforeBob(t)
 		ctx := t.Context()
-
-		// An engine read the item, or remembers it, before bob
-		// approved: the changes it derives are for version 1.
-		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
-		require.NoError(t, err)
-		_, err = b.engine.Approve(ctx, w.ID, bob, "")
-		require.NoError(t, err)
 
 		c, err := approval.Approve(read, prof, alice, "", epoch, lease)
 		require.NoError(t, err)
@@ -74,36 +66,30 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.Equal(t, approval.StatusApproved, got.Status)
 		require.Equal(t, []string{"bob", "alice"}, approvers(got))
 		require.Equal(t, int64(3), got.Version)
-		require.Equal(t, got, b.get(t, w.ID))
+		require.Equal(t, got, b.get(t, read.ID))
 
 		c, err = approval.Reject(read, prof, carol, "", epoch, lease)
 		require.NoError(t, err)
 
 		_, err = b.store.Apply(ctx, c)
 		require.ErrorIs(t, err, approval.ErrNotPending)
-		require.Equal(t, got, b.get(t, w.ID))
+		require.Equal(t, got, b.get(t, read.ID))
 	})
 
 	t.Run("RejectionFromOldReadKeepsApprovals", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
-		w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
-		ctx := t.Context()
-
-		read, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
-		require.NoError(t, err)
-		_, err = b.engine.Approve(ctx, w.ID, bob, "")
-		require.NoError(t, err)
+		read, prof := b.readBeforeBob(t)
 
 		c, err := approval.Reject(read, prof, carol, "no", epoch, lease)
 		require.NoError(t, err)
 
-		got, err := b.store.Apply(ctx, c)
+		got, err := b.store.Apply(t.Context(), c)
 		require.NoError(t, err)
 		require.Equal(t, approval.StatusRejected, got.Status)
 		require.Equal(t, []string{"bob"}, approvers(got))
 		require.Equal(t, int64(3), got.Version)
-		require.Equal(t, got, b.get(t, w.ID))
+		require.Equal(t, got, b.get(t, read.ID))
 	})
 
 	t.Run("ChangeFromOldReadOnDecidedItem", func(t *testing.T) {

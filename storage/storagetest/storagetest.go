@@ -182,6 +182,23 @@ func (b *bundle) item(t *testing.T, p approval.Profile,
 	return w
 }
 
+// readBeforeBob creates a two-of-three item and returns it with its
+// profile as read, by an engine that may then remember it, before bob
+// approved it: what is derived from the read is for version 1, and
+// the item is at version 2.
+func (b *bundle) readBeforeBob(t *testing.T) (approval.WorkItem, approval.Profile) {
+	t.Helper()
+
+	w := b.item(t, b.twoOfThree(t, "Issuance"), "er-1", "")
+	read, prof, err := b.store.GetWorkItemAndProfile(t.Context(), w.ID)
+	require.NoError(t, err)
+
+	_, err = b.engine.Approve(t.Context(), w.ID, bob, "")
+	require.NoError(t, err)
+
+	return read, prof
+}
+
 // get reads a work item through the engine.
 func (b *bundle) get(t *testing.T, id string) approval.WorkItem {
 	t.Helper()
