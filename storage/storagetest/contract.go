@@ -170,30 +170,23 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		b := setup(t, newStore)
 		p := b.threeApprovals(t)
-		w := b.item(t, p, "er-1", "")
-		ctx := t.Context()
-
-		_, err := b.engine.Approve(ctx, w.ID, alice, "")
-		require.NoError(t, err)
+		cur := b.approvedBy(t, p, alice)
 
 		// A buggy caller builds a second approval by alice with the
 		// right versions; the store must refuse it by itself.
-		cur, prof, err := b.store.GetWorkItemAndProfile(ctx, w.ID)
-		require.NoError(t, err)
-
 		a := approval.Approval{UserID: "alice", At: epoch}
 		next := cur.Clone()
 		next.Approvals = append(next.Approvals, a)
 		next.Version++
-		_, err = b.store.Apply(ctx, approval.Change{
+		_, err := b.store.Apply(t.Context(), approval.Change{
 			Action:         approval.ActionApprove,
 			Item:           next,
 			ReadVersion:    cur.Version,
-			ProfileVersion: prof.Version,
+			ProfileVersion: p.Version,
 			Approval:       &a,
 		})
 		require.ErrorIs(t, err, approval.ErrAlreadyApproved)
-		require.Equal(t, cur, b.get(t, w.ID))
+		require.Equal(t, cur, b.get(t, cur.ID))
 	})
 
 	// A second approval derived under a profile that changed since is
@@ -203,17 +196,13 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		b := setup(t, newStore)
 		p := b.threeApprovals(t)
-		w := b.item(t, p, "er-1", "")
+		cur := b.approvedBy(t, p, alice)
 		ctx := t.Context()
-
-		_, err := b.engine.Approve(ctx, w.ID, alice, "")
-		require.NoError(t, err)
-		cur := b.get(t, w.ID)
 
 		// p keeps the version from before this edit, under which the
 		// changes below are derived.
 		p.Approvers.Users = nil
-		_, err = b.engine.UpdateProfile(ctx, p)
+		_, err := b.engine.UpdateProfile(ctx, p)
 		require.NoError(t, err)
 
 		// Read before alice's approval and after it: the store refuses
@@ -228,7 +217,7 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 				Approval:       &a,
 			})
 			require.ErrorIs(t, err, approval.ErrConflict, "read version %d", read)
-			require.Equal(t, cur, b.get(t, w.ID))
+			require.Equal(t, cur, b.get(t, cur.ID))
 		}
 	})
 

@@ -177,20 +177,16 @@ func testDecisions(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		b := setup(t, newStore)
 		p := b.twoOfThree(t, "Issuance")
-		w := b.item(t, p, "er-1", "")
+		approved := b.approvedBy(t, p, bob)
 		ctx := t.Context()
 
-		_, err := b.engine.Approve(ctx, w.ID, bob, "")
-		require.NoError(t, err)
-		approved := b.get(t, w.ID)
-
 		p.Approvers.Groups = nil
-		_, err = b.newEngine(t, "engine-b").UpdateProfile(ctx, p)
+		_, err := b.newEngine(t, "engine-b").UpdateProfile(ctx, p)
 		require.NoError(t, err)
 
-		_, err = b.engine.Approve(ctx, w.ID, bob, "")
+		_, err = b.engine.Approve(ctx, approved.ID, bob, "")
 		require.ErrorIs(t, err, approval.ErrNotAuthorized)
-		require.Equal(t, approved, b.get(t, w.ID))
+		require.Equal(t, approved, b.get(t, approved.ID))
 	})
 
 	t.Run("CanActSaysWhyNot", func(t *testing.T) {

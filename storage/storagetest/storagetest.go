@@ -182,6 +182,20 @@ func (b *bundle) item(t *testing.T, p approval.Profile,
 	return w
 }
 
+// approvedBy creates an item under p, has user approve it through the
+// engine, and returns the item as stored then.
+func (b *bundle) approvedBy(t *testing.T, p approval.Profile,
+	user approval.Principal,
+) approval.WorkItem {
+	t.Helper()
+
+	w := b.item(t, p, "er-1", "")
+	_, err := b.engine.Approve(t.Context(), w.ID, user, "")
+	require.NoError(t, err)
+
+	return b.get(t, w.ID)
+}
+
 // readBeforeBob creates a two-of-three item and returns it with its
 // profile as read, by an engine that may then remember it, before bob
 // approved it: what is derived from the read is for version 1, and
