@@ -48,7 +48,9 @@ type Store interface {
 	// still at profileVersion and its resource has no Pending work item.
 	// It returns ErrNotFound when the profile is gone, ErrConflict when
 	// the profile changed or the ID is taken, and a
-	// *PendingItemExistsError naming the Pending item.
+	// *PendingItemExistsError naming the Pending item. It stores
+	// nothing and returns an *InvalidArgumentError for an item that
+	// [ValidateNewWorkItem] refuses.
 	CreateWorkItem(ctx context.Context, w WorkItem, profileVersion int64) error
 
 	// GetWorkItem returns the work item with the ID, or ErrNotFound.

@@ -230,3 +230,77 @@ func (s WorkItemSpec) Validate() error {
 
 	return checkID("work_item.requested_by", s.RequestedBy)
 }
+
+// ValidateNewWorkItem reports whether w may be stored as a new work
+// item: well-formed IDs and text, a threshold in range, Pending with
+// fewer distinct approvals than it requires, and nothing a decision
+// writes: no rejection, no decision time and no advance. A store
+// refuses any other item at creation, so that a Pending item it holds
+// never carries a decision's fields.
+func ValidateNewWorkItem(w WorkItem) error {
+	if err := checkID("work_item.id", w.ID); err != nil {
+		return err
+	}
+
+	spec := WorkItemSpec{
+		ProfileID:    w.ProfileID,
+		ResourceType: w.ResourceType,
+		ResourceID:   w.ResourceID,
+		Description:  w.Description,
+		RequestedBy:  w.RequestedBy,
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+
+	switch n := w.RequiredApprovals; {
+	case n < 1 || n > MaxRequiredApprovals:
+		return invalid("work_item.required_approvals",
+			"must be from 1 to %d", MaxRequiredApprovals)
+	case len(w.Approvals) >= n:
+		return invalid("work_item.approvals",
+			"%d approvals reach the threshold of %d", len(w.Approvals), n)
+	}
+
+	if err := checkApprovals(w.Approvals); err != nil {
+		return err
+	}
+
+	switch {
+	case w.Status != StatusPending:
+		return invalid("work_item.status", "a new work item is Pending, not %q",
+			string(w.Status))
+	case w.Version < 1:
+		return invalid("work_item.version", "must be at least 1")
+	case w.Rejection != nil:
+		return invalid("work_item.rejection", "a Pending work item has none")
+	case !w.DecidedAt.IsZero():
+		return invalid("work_item.decided_at", "a Pending work item has none")
+	case w.Advance != (Advance{}):
+		return invalid("work_item.advance", "a Pending work item has none")
+	}
+
+	return nil
+}
+
+// checkApprovals accepts approvals by distinct, well-formed users with
+// well-formed comments.
+func checkApprovals(list []Approval) error {
+	seen := make(map[string]struct{}, len(list))
+	for _, a := range list {
+		if err := checkID("work_item.approvals.user_id", a.UserID); err != nil {
+			return err
+		}
+
+		if err := checkText("work_item.approvals.comment", a.Comment); err != nil {
+			return err
+		}
+
+		if _, dup := seen[a.UserID]; dup {
+			return invalid("work_item.approvals", "%q approved twice", a.UserID)
+		}
+		seen[a.UserID] = struct{}{}
+	}
+
+	return nil
+}

@@ -14,6 +14,10 @@ import (
 func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
 	profileVersion int64,
 ) error {
+	if err := approval.ValidateNewWorkItem(w); err != nil {
+		return fmt.Errorf("create work item: %w", err)
+	}
+
 	return s.write(ctx, func(txn *memdb.Txn) error {
 		prof, err := getProfileTxn(txn, w.ProfileID)
 		if err != nil {

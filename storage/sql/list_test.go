@@ -23,11 +23,14 @@ func TestListMergesProfiles(t *testing.T) {
 		ctx := t.Context()
 
 		profiles := []string{"pa", "pb", "pc", "pd"}
+		stored := map[string]approval.Profile{}
 		for _, id := range profiles {
-			require.NoError(t, s.CreateProfile(ctx, approval.Profile{
+			p := approval.Profile{
 				ID: id, Name: "profile " + id, RequiredApprovals: 1,
 				Approvers: approval.Approvers{Users: []string{"u"}}, Version: 1,
-			}))
+			}
+			require.NoError(t, s.CreateProfile(ctx, p))
+			stored[id] = p
 		}
 
 		var all []approval.WorkItem
@@ -43,12 +46,17 @@ func TestListMergesProfiles(t *testing.T) {
 				Version:           1,
 				CreatedAt:         at,
 			}
-			if n%3 == 0 {
-				w.Status = approval.StatusRejected
-				w.Rejection = &approval.Rejection{UserID: "u", At: at}
-				w.Advance.State = approval.AdvanceDue
-			}
 			require.NoError(t, s.CreateWorkItem(ctx, w, 1))
+
+			if n%3 == 0 {
+				c, err := approval.Reject(w, stored[w.ProfileID],
+					approval.Principal{UserID: "u"}, "no", at,
+					approval.Lease{Owner: "e", Until: at.Add(time.Minute)})
+				require.NoError(t, err)
+
+				w, err = s.Apply(ctx, c)
+				require.NoError(t, err)
+			}
 			all = append(all, w)
 		}
 

@@ -13,6 +13,10 @@ import (
 func (s *Store) CreateWorkItem(ctx context.Context, w approval.WorkItem,
 	profileVersion int64,
 ) error {
+	if err := approval.ValidateNewWorkItem(w); err != nil {
+		return fmt.Errorf("create work item: %w", err)
+	}
+
 	args, err := s.itemArgs(w)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -107,6 +108,84 @@ func testWorkItems(t *testing.T, newStore NewStore) {
 			approval.PageRequest{})
 		require.NoError(t, err)
 		require.Empty(t, page.Items, "a refused work item must leave nothing behind")
+	})
+
+	t.Run("StoreRefusesItemNotNew", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		p := b.twoOfThree(t, "Issuance")
+		ctx := t.Context()
+
+		fresh := func(n int) approval.WorkItem {
+			return approval.WorkItem{
+				ID:                fmt.Sprintf("w-%d", n),
+				ProfileID:         p.ID,
+				ResourceType:      approval.EnrollmentRequest,
+				ResourceID:        fmt.Sprintf("er-%d", n),
+				Status:            approval.StatusPending,
+				RequiredApprovals: p.RequiredApprovals,
+				Version:           1,
+				CreatedAt:         epoch,
+			}
+		}
+
+		good := fresh(0)
+		good.Approvals = []approval.Approval{{UserID: alice.UserID, At: epoch}}
+		require.NoError(t, b.store.CreateWorkItem(ctx, good, p.Version))
+		require.Equal(t, good, b.get(t, good.ID))
+
+		cases := []struct {
+			field  string
+			change func(*approval.WorkItem)
+		}{
+			{"work_item.id", func(w *approval.WorkItem) { w.ID = "" }},
+			{"work_item.resource_id", func(w *approval.WorkItem) { w.ResourceID = "" }},
+			{"work_item.status", func(w *approval.WorkItem) {
+				w.Status = approval.StatusApproved
+			}},
+			{"work_item.version", func(w *approval.WorkItem) { w.Version = 0 }},
+			{"work_item.required_approvals", func(w *approval.WorkItem) {
+				w.RequiredApprovals = 0
+			}},
+			{"work_item.approvals", func(w *approval.WorkItem) {
+				w.Approvals = []approval.Approval{
+					{UserID: alice.UserID, At: epoch}, {UserID: bob.UserID, At: epoch},
+				}
+			}},
+			{"work_item.approvals", func(w *approval.WorkItem) {
+				w.RequiredApprovals = 3
+				w.Approvals = []approval.Approval{
+					{UserID: alice.UserID, At: epoch}, {UserID: alice.UserID, At: epoch},
+				}
+			}},
+			{"work_item.rejection", func(w *approval.WorkItem) {
+				w.Rejection = &approval.Rejection{UserID: bob.UserID, At: epoch}
+			}},
+			{"work_item.decided_at", func(w *approval.WorkItem) { w.DecidedAt = epoch }},
+			{"work_item.advance", func(w *approval.WorkItem) {
+				w.Advance.State = approval.AdvanceDue
+			}},
+			{"work_item.advance", func(w *approval.WorkItem) {
+				w.Advance.LeaseOwner = "engine-a"
+			}},
+		}
+
+		for i, c := range cases {
+			w := fresh(i + 1)
+			c.change(&w)
+
+			err := b.store.CreateWorkItem(ctx, w, p.Version)
+
+			var ia *approval.InvalidArgumentError
+			require.ErrorAs(t, err, &ia, "%+v", w)
+			require.Equal(t, c.field, ia.Field, "%+v", w)
+
+			if w.ID != "" {
+				_, err = b.store.GetWorkItem(ctx, w.ID)
+				require.ErrorIs(t, err, approval.ErrNotFound,
+					"a refused work item must leave nothing behind")
+			}
+		}
 	})
 
 	t.Run("OnePendingPerResource", func(t *testing.T) {
