@@ -48,7 +48,7 @@ func (s *Store) ClaimAdvances(ctx context.Context,
 func (s *Store) claimOne(ctx context.Context,
 	c approval.AdvanceClaim,
 ) ([]approval.WorkItem, error) {
-	return s.queryItems(ctx, s.db, c.Limit, s.q.claimAdvances,
+	return s.queryItems(ctx, s.db, c.Limit, s.itemDest, s.q.claimAdvances,
 		c.Owner, s.timeArg(c.LeaseUntil), c.After,
 		s.timeArg(c.DueBy), s.timeArg(c.Now), c.Limit)
 }
@@ -60,7 +60,8 @@ func (s *Store) claimTx(ctx context.Context,
 	err := s.inTx(ctx, func(tx execer) error {
 		due := s.timeArg(c.DueBy)
 
-		items, err := s.queryItems(ctx, tx, c.Limit, s.q.selectClaimable,
+		items, err := s.queryItems(ctx, tx, c.Limit, s.itemDest,
+			s.q.selectClaimable,
 			c.After, due, due, s.timeArg(c.Now), c.Limit)
 		if err != nil || len(items) == 0 {
 			return err

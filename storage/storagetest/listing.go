@@ -150,6 +150,49 @@ func testListing(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("ItemsAsStored", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		pop := b.populate(t)
+		ctx := t.Context()
+
+		_, err := b.engine.Approve(ctx, pop.pending[0], alice, "looks right")
+		require.NoError(t, err)
+
+		req := approval.PageRequest{Limit: approval.MaxPageSize}
+		var listed []approval.WorkItem
+		for _, f := range []approval.WorkItemFilter{
+			{},
+			{Status: approval.StatusPending},
+			{Status: approval.StatusPending, ProfileID: pop.second.ID},
+			{Status: approval.StatusApproved},
+			{Status: approval.StatusRejected},
+		} {
+			page, err := b.engine.ListWorkItems(ctx, f, req)
+			require.NoError(t, err)
+			require.NotEmpty(t, page.Items, "%+v", f)
+			listed = append(listed, page.Items...)
+		}
+
+		page, err := b.engine.Inbox(ctx, carol, req)
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Items)
+		listed = append(listed, page.Items...)
+
+		approved := 0
+		for _, w := range listed {
+			stored, err := b.store.GetWorkItem(ctx, w.ID)
+			require.NoError(t, err)
+			require.Equal(t, stored, w, "as listed and as stored")
+
+			if w.Status == approval.StatusPending && len(w.Approvals) > 0 {
+				approved++
+			}
+		}
+		require.Equal(t, 3, approved,
+			"the approved Pending item is listed with its approval")
+	})
+
 	t.Run("IDsSortByCreation", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
