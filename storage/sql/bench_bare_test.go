@@ -30,12 +30,16 @@ import (
 // SQLite. A decision records its advance in the same write, as an
 // advancer with nothing to do allows; with marked set, it is recorded
 // in a second write of its own, the least a durable advance record
-// needs when the advancer runs after the decision commits.
+// needs when the advancer runs after the decision commits. With read
+// set, an approval first reads the item with its approvals, as get
+// does: the least a design needs that checks its rules in the program
+// on an item it has not seen, and so the floor of two round trips.
 type bareSubject struct {
 	d      benchDB
 	db     *countedDB
 	q      bareQueries
 	marked bool
+	read   bool
 	prefix string
 
 	// stmts holds every statement of q, prepared once: a program that
@@ -68,11 +72,15 @@ const bareCols = `id, profile_id, resource_type, resource_id,
 var bareItemCols = strings.Split(strings.Join(strings.Fields(bareCols), ""), ",")
 
 // newBare returns the baseline on a new pool of d with at most conns
-// connections.
-func newBare(b *testing.B, d benchDB, conns int, marked bool) *bareSubject {
+// connections, recording advances and reading before approvals as v
+// says.
+func newBare(b *testing.B, d benchDB, conns int, v benchVariant) *bareSubject {
 	b.Helper()
 
-	s := &bareSubject{d: d, db: d.open(b, conns), marked: marked, prefix: benchPrefix("bare")}
+	s := &bareSubject{
+		d: d, db: d.open(b, conns), marked: v.marked, read: v.read,
+		prefix: benchPrefix("bare"),
+	}
 	s.q = bareQueriesFor(d.dialect, s.prefix)
 	ctx := b.Context()
 
@@ -146,6 +154,12 @@ func (s *bareSubject) create(ctx context.Context) error {
 var errNotPending = errors.New("bare: work item is not pending")
 
 func (s *bareSubject) approve(ctx context.Context, id string, u int) error {
+	if s.read {
+		if err := s.get(ctx, id); err != nil {
+			return err
+		}
+	}
+
 	at := benchTimeArg(s.d.dialect, benchNow())
 	userID := benchUser(u).UserID
 

@@ -11,7 +11,9 @@ import (
 // and "bare", the least work the same database needs for the same
 // effect with the same durability (see bare). Decisions also run
 // "bare-marked", the floor of an advance recorded after the decision
-// commits. Compare them within one run, never across runs.
+// commits, and approvals of items the engine has not seen run
+// "bare-read", the floor of an approval that reads the item first.
+// Compare them within one run, never across runs.
 //
 // Each reports "roundtrips/op": the statements, prepares and
 // transaction begins and ends sent per operation, each one network
@@ -24,6 +26,7 @@ type benchVariant struct {
 	lib    bool
 	inTx   bool
 	marked bool
+	read   bool
 }
 
 // sides says which variants a comparison runs.
@@ -40,6 +43,10 @@ const (
 	// txAdvanced runs the library with a store that advances each
 	// decision in its transaction, and the baseline.
 	txAdvanced
+
+	// unseen also runs the baseline that reads each item before it
+	// approves it.
+	unseen
 )
 
 // open returns the variant's subject on a new pool of d with at most
@@ -51,7 +58,7 @@ func (v benchVariant) open(b *testing.B, d benchDB, conns int) subject {
 		return newLib(b, d, conns, v.inTx)
 	}
 
-	return newBare(b, d, conns, v.marked)
+	return newBare(b, d, conns, v)
 }
 
 // compareVariants runs one sub-benchmark per variant of which on d,
@@ -67,8 +74,11 @@ func compareVariants(b *testing.B, d benchDB, conns int, which sides,
 		{name: "library", lib: true, inTx: which == txAdvanced},
 		{name: "bare"},
 	}
-	if which == decision {
+	switch which {
+	case decision:
 		vs = append(vs, benchVariant{name: "bare-marked", marked: true})
+	case unseen:
+		vs = append(vs, benchVariant{name: "bare-read", read: true})
 	}
 
 	for _, v := range vs {
@@ -181,7 +191,7 @@ func BenchmarkApprove(b *testing.B) {
 		b.Helper()
 
 		b.Run("BelowThreshold", func(b *testing.B) {
-			benchApprove(b, d, plain, 1, false)
+			benchApprove(b, d, unseen, 1, false)
 		})
 
 		b.Run("ReachingThreshold", func(b *testing.B) {
