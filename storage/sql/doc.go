@@ -124,6 +124,10 @@
 // and status, each reading at most a page. Conditions are written so
 // that the generic plan of a prepared statement stays on those
 // indexes whatever the values; see the comment on listBuilder.fixed.
+// A listing of Pending items reads only the columns a Pending item
+// fills, half of them: it has no rejection, decision time or advance
+// yet, which CreateWorkItem enforces with
+// approval.ValidateNewWorkItem.
 //
 // # PostgreSQL
 //
