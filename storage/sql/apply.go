@@ -48,12 +48,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 	// moved on, a transaction changes it as stored.
 	write := s.applyTx
 	if c.Approval == nil {
-		args, err := s.readArgs(c)
-		if err != nil {
-			return approval.WorkItem{}, err
-		}
-
-		n, err := s.updateItem(ctx, s.writer(), args)
+		n, err := s.writeItem(ctx, s.writer(), c.Item, c.ReadVersion, c.ProfileVersion)
 		if err != nil || n > 0 {
 			return c.Item.Clone(), err
 		}
@@ -78,12 +73,7 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 		return s.applyInPlace(ctx, tx, c)
 	}
 
-	args, err := s.readArgs(c)
-	if err != nil {
-		return approval.WorkItem{}, err
-	}
-
-	n, err := s.updateItem(ctx, tx, args)
+	n, err := s.writeItem(ctx, tx, c.Item, c.ReadVersion, c.ProfileVersion)
 	if err != nil {
 		return approval.WorkItem{}, err
 	}
@@ -102,17 +92,6 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 	}
 
 	return out, err
-}
-
-// readArgs returns the arguments of updateItem that write c as
-// derived, at the versions it was derived from.
-func (s *Store) readArgs(c approval.Change) ([]any, error) {
-	args, err := s.changeArgs(c.Item)
-	if err != nil {
-		return nil, err
-	}
-
-	return append(args, c.Item.ID, c.ReadVersion, c.ProfileVersion), nil
 }
 
 // applyOnStored makes the change to the item as stored, which moved on
@@ -160,15 +139,9 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 		return approval.WorkItem{}, err
 	}
 
-	args, err := s.changeArgs(next)
-	if err != nil {
-		return approval.WorkItem{}, err
-	}
-	args = append(args, id, stored.Version, c.ProfileVersion)
-
 	// The item is locked and its profile version checked, so this
 	// cannot miss; if it did, nothing was written.
-	n, err := s.updateItem(ctx, tx, args)
+	n, err := s.writeItem(ctx, tx, next, stored.Version, c.ProfileVersion)
 	switch {
 	case err != nil:
 		return approval.WorkItem{}, err
@@ -269,8 +242,40 @@ func applyError(c approval.Change, err error) error {
 		c.Action, c.Item.ID, err)
 }
 
-func (s *Store) updateItem(ctx context.Context, ex execer, args []any) (int64, error) {
-	res, err := ex.ExecContext(ctx, s.q.updateItem, args...)
+// writeItem writes w over the stored work item if that is at version
+// and carries profileVersion, and returns how many rows it wrote: 1,
+// or 0 when either moved on. An item that stays Pending gains an
+// approval and a version and nothing else, so only those two columns
+// are written. SQLite parses every write afresh, and parsing the
+// update of all the columns was a fifth of the CPU time of an
+// approval.
+func (s *Store) writeItem(ctx context.Context, ex execer, w approval.WorkItem,
+	version, profileVersion int64,
+) (int64, error) {
+	var (
+		query string
+		args  []any
+	)
+	if w.Status == approval.StatusPending {
+		list, err := encodeApprovals(w.Approvals)
+		if err != nil {
+			return 0, err
+		}
+
+		query = s.q.updatePending
+		args = []any{list, w.Version}
+	} else {
+		var err error
+		args, err = s.changeArgs(w)
+		if err != nil {
+			return 0, err
+		}
+
+		query = s.q.updateItem
+	}
+
+	args = append(args, w.ID, version, profileVersion)
+	res, err := ex.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}

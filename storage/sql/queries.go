@@ -68,6 +68,13 @@ type queries struct {
 	// version, profile version.
 	updateItem string
 
+	// updatePending writes an approval that leaves the item Pending,
+	// which changes nothing but its approvals and version, if the
+	// item and the profile version it carries are at the versions
+	// read: approvals, version, id, read version, profile version.
+	// Empty where approveInPlace makes it needless.
+	updatePending string
+
 	// lockItem reads a work item, then the version of its profile
 	// that it carries, and keeps other writers from the item until the
 	// transaction ends: id. Empty where approveInPlace makes it
@@ -144,7 +151,7 @@ func (q *queries) texts() []*string {
 		&q.lockProfile, &q.pendingOfProfile,
 		&q.deleteProfile, &q.insertItem, &q.insertApproval,
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
-		&q.pendingOfResource, &q.updateItem, &q.lockItem,
+		&q.pendingOfResource, &q.updateItem, &q.updatePending, &q.lockItem,
 		&q.approveInPlace, &q.rejectInPlace,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
 		&q.updateAdvance, &q.schemaVersion,

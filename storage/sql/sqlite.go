@@ -69,6 +69,9 @@ var sqliteQueries = queries{
 		advanced_at = ?, version = ?, decided_at = ?
 		WHERE id = ? AND version = ? AND profile_version = ?`,
 
+	updatePending: `UPDATE {p}work_items SET approvals = ?, version = ?
+		WHERE id = ? AND version = ? AND profile_version = ?`,
+
 	// The state is held by a range of one value so that the plan
 	// walks the advance index in order (see listBuilder.fixed).
 	selectClaimable: `SELECT ` + itemCols + `
