@@ -197,6 +197,12 @@ func (w sqliteWriter) ExecContext(ctx context.Context, query string,
 	}
 	defer conn.Close()
 
+	leave, err := w.s.enterWrite(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+
 	return w.s.lockExec(ctx, conn, query, args...)
 }
 

@@ -92,9 +92,10 @@ type Store struct {
 	txAdvancer TxAdvancer
 	busy       busyTimeout
 
-	// stmts holds the prepared reads of a SQLite store; nil on the
-	// other dialects.
+	// stmts holds the prepared reads of a SQLite store, and gate
+	// orders its writers; nil on the other dialects.
 	stmts *stmtCache
+	gate  *writeGate
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -145,6 +146,7 @@ func New(db *sql.DB, d Dialect, cfg *Config) (*Store, error) {
 
 	if d == SQLite {
 		s.stmts = newStmtCache(db)
+		s.gate = newWriteGate()
 	}
 
 	return s, nil

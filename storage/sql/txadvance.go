@@ -116,6 +116,12 @@ func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer conn.Close()
 
+	leave, err := s.enterWrite(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer leave()
+
 	var tx *sql.Tx
 	begin := func() error {
 		var err error

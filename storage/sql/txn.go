@@ -94,6 +94,12 @@ func (s *Store) inImmediateTx(ctx context.Context, fn func(tx execer) error) err
 	}
 	defer conn.Close()
 
+	leave, err := s.enterWrite(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer leave()
+
 	if _, err := s.lockExec(ctx, conn, "BEGIN IMMEDIATE"); err != nil {
 		// A BEGIN cut short by its context may have begun the
 		// transaction all the same; a connection that went back to the
