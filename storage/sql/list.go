@@ -23,13 +23,8 @@ func (s *Store) ListWorkItems(ctx context.Context,
 		return nil, nil
 	}
 
-	text, args := s.listQuery(q)
+	text, args, dest := s.listQuery(q)
 	text = expand(text, s.prefix)
-
-	dest := s.itemDest
-	if q.Status == approval.StatusPending {
-		dest = s.pendingDest
-	}
 
 	items, err := s.queryItems(ctx, s.reader(), q.Limit, dest, text, args...)
 	if err != nil {
@@ -43,7 +38,9 @@ func (s *Store) ListWorkItems(ctx context.Context,
 // branch; beyond it, one IN list is cheaper to plan.
 const maxBranches = 32
 
-// listQuery builds the statement for q from fixed fragments; the
+// listQuery builds the statement for q from fixed fragments, and
+// returns it with its parameters and the destinations of the columns
+// it selects: those of pendingCols when q lists Pending items. The
 // values of q go into bound parameters, but on PostgreSQL for the
 // statuses and advance states this package spells and the limit (see
 // constant).
@@ -54,18 +51,19 @@ const maxBranches = 32
 // either walk every item of the status or sort every item of the
 // profiles. The inbox, one status across several profiles, is such a
 // listing.
-func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
+func (s *Store) listQuery(q approval.WorkItemQuery,
+) (string, []any, func(*itemRow) []any) {
 	l := &listBuilder{dialect: s.dialect}
 
-	cols, colsW := itemCols, itemColsW
+	cols, colsW, dest := itemCols, itemColsW, s.itemDest
 	if q.Status == approval.StatusPending {
-		cols, colsW = pendingCols, pendingColsW
+		cols, colsW, dest = pendingCols, pendingColsW, s.pendingDest
 	}
 
 	branches := splitByProfile(q)
 	if len(branches) == 0 {
 		where, order := l.filter(q, cols)
-		return where + " ORDER BY " + order + l.limit(q.Limit), l.args
+		return where + " ORDER BY " + order + l.limit(q.Limit), l.args, dest
 	}
 
 	// MySQL and SQLite copy each branch into a temporary table; they
@@ -102,7 +100,7 @@ func (s *Store) listQuery(q approval.WorkItemQuery) (string, []any) {
 		b.WriteString(") AS page JOIN {p}work_items w ON w.id = page.id ORDER BY w.id")
 	}
 
-	return b.String(), l.args
+	return b.String(), l.args, dest
 }
 
 // splitByProfile returns one query per profile and status of q, or

@@ -56,7 +56,7 @@ func TestPostgresGenericPlans(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			text, args := s.listQuery(tt.q)
+			text, args, _ := s.listQuery(tt.q)
 			plan := genericPlan(t, s, expand(text, s.prefix), args)
 			require.Contains(t, plan, tt.index, plan)
 			require.NotContains(t, plan, "pkey", plan)
