@@ -1,8 +1,10 @@
 package approval_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -156,5 +158,71 @@ func FuzzValidatePrincipal(f *testing.F) {
 
 		require.NoError(t, err)
 		require.Equal(t, strings.Contains("|"+groups+"|", "|auditors|"), ok)
+	})
+}
+
+func FuzzValidateNewWorkItem(f *testing.F) {
+	f.Add("w-1", 2, "alice", "looks right", "pending", 1, false)
+	f.Add("w-2", 2, "alice|bob", "", "pending", 1, false)
+	f.Add("w-3", 3, "alice|alice", "", "pending", 1, false)
+	f.Add("w-4", 1, "", "", "approved", 2, false)
+	f.Add("w-5", 1, "", "", "pending", 1, true)
+	f.Add(" w-6", 0, "", "bad \xff", "pending", 0, false)
+
+	f.Fuzz(func(t *testing.T, id string, required int, users, comment,
+		status string, version int, decided bool,
+	) {
+		store := memdb.New()
+		e, err := approval.NewEngine(store, approval.AdvancerFunc(noAdvance), nil)
+		require.NoError(t, err)
+
+		p, err := e.CreateProfile(t.Context(), approval.Profile{
+			Name: "Fuzz", RequiredApprovals: 1,
+			Approvers: approval.Approvers{Roles: []string{"approver"}},
+		})
+		require.NoError(t, err)
+
+		at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		w := approval.WorkItem{
+			ID:                id,
+			ProfileID:         p.ID,
+			ResourceType:      approval.EnrollmentRequest,
+			ResourceID:        "er-1",
+			Status:            approval.Status(status),
+			RequiredApprovals: required,
+			Version:           int64(version),
+			CreatedAt:         at,
+		}
+		for _, u := range split(users) {
+			w.Approvals = append(w.Approvals,
+				approval.Approval{UserID: u, Comment: comment, At: at})
+		}
+		if decided {
+			w.DecidedAt = at
+		}
+
+		err = approval.ValidateNewWorkItem(w)
+		stored := store.CreateWorkItem(t.Context(), w, p.Version)
+		if err != nil {
+			requireRefusal(t, err, "work_item.")
+			requireRefusal(t, stored, "work_item.")
+
+			_, err = store.GetWorkItem(t.Context(), id)
+			if !errors.Is(err, approval.ErrInvalidArgument) {
+				require.ErrorIs(t, err, approval.ErrNotFound,
+					"a refused work item must leave nothing behind")
+			}
+
+			return
+		}
+
+		require.Equal(t, approval.StatusPending, w.Status)
+		require.Less(t, len(w.Approvals), required)
+		require.False(t, decided)
+
+		require.NoError(t, stored)
+		got, err := store.GetWorkItem(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, w, got)
 	})
 }
