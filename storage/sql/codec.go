@@ -113,6 +113,10 @@ func decodeApprovers(raw string) (approval.Approvers, error) {
 	return approval.Approvers(a), nil
 }
 
+// approvalKey opens every approval in a stored list, once each; see
+// postgresCount.
+const approvalKey = `"user_id":`
+
 // storedApproval is the stored form of one approval in a work item's
 // list; At is in Unix microseconds, absent for the zero time.
 type storedApproval struct {

@@ -43,6 +43,39 @@ func testDecisions(t *testing.T, newStore NewStore) {
 			b.advancer.successes(w.ID))
 	})
 
+	t.Run("ApprovalsThatLookStoredCountOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		ctx := t.Context()
+
+		// IDs and comments that spell parts of a stored approval list,
+		// which a store must neither parse nor count as approvals.
+		users := []string{`a"user_id":b`, `c\`, `{"user_id":"d"},`}
+		p, err := b.engine.CreateProfile(ctx, approval.Profile{
+			Name: "Look-alikes", RequiredApprovals: 3,
+			Approvers: approval.Approvers{Users: users},
+		})
+		require.NoError(t, err)
+		w := b.item(t, p, "er-1", "")
+
+		comments := []string{`"user_id":"x"`, `\"user_id\":`, `],[`}
+		for i, u := range users {
+			got, err := b.engine.Approve(ctx, w.ID, approval.Principal{UserID: u},
+				comments[i])
+			require.NoError(t, err)
+			require.Len(t, got.Approvals, i+1)
+			require.Equal(t, u, got.Approvals[i].UserID)
+			require.Equal(t, comments[i], got.Approvals[i].Comment)
+
+			want := approval.StatusPending
+			if i == len(users)-1 {
+				want = approval.StatusApproved
+			}
+			require.Equal(t, want, got.Status, "after %d approvals", i+1)
+			require.Equal(t, got, b.get(t, w.ID))
+		}
+	})
+
 	t.Run("NoOneApprovesTwice", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
