@@ -154,9 +154,9 @@ var postgresQueries = queries{
 // it: a quote inside a value is always escaped. Counting the key
 // scans the text, where json_array_length parsed the whole list on
 // every approval: 16 goroutines approving the same items went from
-// 2,900 to 3,100 approvals a second (medians of 5 alternating runs). An UPDATE that waited for the row's lock
-// evaluates it on the row as the transaction before it left it, so
-// racing approvals all count.
+// 2,900 to 3,100 approvals a second (medians of 5 alternating runs).
+// An UPDATE that waited for the row's lock evaluates it on the row as
+// the transaction before it left it, so racing approvals all count.
 var postgresCount = `((length(w.approvals) -
 						length(replace(w.approvals, '` + approvalKey + `', ''))) / ` +
 	strconv.Itoa(len(approvalKey)) + `)`
