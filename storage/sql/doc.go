@@ -174,11 +174,11 @@
 // open; writes are parsed on each call, on the transaction's own
 // connection.
 //
-// The writers of one store take SQLite's write lock in turn, in the
-// order they came, each as soon as the one before it is done, rather
-// than polling for it as SQLite's busy handler does: 8 goroutines
-// approving at once went from about 300 to 1,500 approvals a second,
-// and their 99th percentile from over 120 ms to under 10 ms. Writers of
-// other stores and processes still meet at the lock itself. A writer
-// waits its turn for no longer than the busy timeout.
+// The writers of one store take SQLite's write lock in turn, each as
+// soon as the one before it is done, rather than polling for it as
+// SQLite's busy handler does: 8 goroutines approving at once went
+// from about 300 to 1,500 approvals a second, and their 99th
+// percentile from over 120 ms to under 10 ms. Writers of other stores
+// and processes still meet at the lock itself. A writer waits its
+// turn for no longer than the busy timeout.
 package sqlstore

@@ -8,11 +8,11 @@ import (
 )
 
 // writeGate lets the writers of one SQLite store try for the
-// database's write lock one at a time, in the order they came.
-// SQLite itself lets one writer in and leaves the others to poll, and
-// so does lockWait: a writer that just missed the lock sleeps for up
-// to 50 ms while the lock may have been free for most of it. Behind
-// the gate, each writer goes as soon as the one before it is done.
+// database's write lock one at a time. SQLite itself lets one writer
+// in and leaves the others to poll, and so does lockWait: a writer
+// that just missed the lock sleeps for up to 50 ms while the lock may
+// have been free for most of it. Behind the gate, each writer goes as
+// soon as the one before it is done.
 // Writers of other stores and other processes still meet at SQLite's
 // lock, where lockWait waits for them.
 //

@@ -33,8 +33,8 @@ func TestWriteGate(t *testing.T) {
 					}
 
 					n := inside.Add(1)
-					if n > most.Load() {
-						most.Store(n)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); {
+						m = most.Load()
 					}
 					inside.Add(-1)
 					leave()
