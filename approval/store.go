@@ -97,6 +97,15 @@ type Store interface {
 	// otherwise returns ErrConflict, as it does for a Pending item. It
 	// changes nothing else, not even the version, so it never conflicts
 	// with a decision.
+	//
+	// With an owner, the write records the outcome of an advance by
+	// the holder of its lease, and the store may return before it is
+	// durable, if every reader sees it at once and no later write can
+	// outlast it in a crash. Lost so, it leaves the item due under the
+	// same lease, and the advance runs again once the lease runs out,
+	// as after a crash of the engine. Without an owner, as when an
+	// operator retries a failed advance, the write is durable when it
+	// returns.
 	UpdateAdvance(ctx context.Context, id, owner string, adv Advance) error
 }
 

@@ -93,9 +93,15 @@ func (s *Store) claimTx(ctx context.Context,
 func (s *Store) UpdateAdvance(ctx context.Context, id, owner string, adv approval.Advance) error {
 	args := append(s.advanceArgs(adv), id, owner)
 
+	// A lease's holder records the outcome of its advance.
+	query := s.q.updateAdvance
+	if owner != "" {
+		query = s.q.recordAdvance
+	}
+
 	var n int64
 	err := s.retry(ctx, "update advance", func() error {
-		res, err := s.writer().ExecContext(ctx, s.q.updateAdvance, args...)
+		res, err := s.writer().ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}

@@ -153,6 +153,12 @@ const (
 
 	bareMark = `UPDATE {b}items SET advanced = TRUE WHERE id = ?`
 
+	// barePostgresMark is bareMark committed without waiting for the
+	// disk, as the library records an advance: id.
+	barePostgresMark = `UPDATE {b}items i SET advanced = TRUE
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
+		WHERE i.id = ?`
+
 	bareListPending = `SELECT ` + bareCols + ` FROM {b}items
 		WHERE status = 'pending' ORDER BY id LIMIT 50`
 
@@ -214,6 +220,7 @@ func bareQueriesFor(d sqlstore.Dialect, prefix string) bareQueries {
 	case sqlstore.Postgres:
 		q.schema = barePostgresSchema
 		q.approve = barePostgresApprove
+		q.mark = barePostgresMark
 	case sqlstore.MySQL:
 		q.schema = bareMySQLSchema
 	default:

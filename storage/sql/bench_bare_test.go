@@ -29,8 +29,10 @@ import (
 // status) and a transaction of an update and an insert on MySQL and
 // SQLite. A decision records its advance in the same write, as an
 // advancer with nothing to do allows; with marked set, it is recorded
-// in a second write of its own, the least a durable advance record
-// needs when the advancer runs after the decision commits. With read
+// in a second write of its own, the least a record of the advance
+// needs when the advancer runs after the decision commits; on
+// PostgreSQL it does not wait for the disk, as the library's record
+// does not. With read
 // set, an approval first reads the item with its approvals, as get
 // does: the least a design needs that checks its rules in the program
 // on an item it has not seen, and so the floor of two round trips.

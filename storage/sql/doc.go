@@ -68,7 +68,14 @@
 //
 // A decision takes one more statement once the engine's advancer has
 // returned, to record the advance: 3 round trips in all on
-// PostgreSQL and 6 on MySQL. With a [Config.TxAdvancer] every change
+// PostgreSQL and 6 on MySQL. On PostgreSQL that record commits
+// without waiting for the disk, which saves about half its time: lost
+// in a crash of the server, it leaves the item due under the engine's
+// lease, and the item is advanced again once the lease runs out, as
+// after a crash of the engine (see [approval.Store]). The record of an
+// operator's [approval.Engine.RetryAdvance] waits for the disk. MySQL
+// and SQLite offer no such choice for one write, and write every
+// record durably. With a [Config.TxAdvancer] every change
 // runs in a transaction, which BEGIN and COMMIT bound, and the
 // advance is part of it when the change decides: 4 round trips on
 // PostgreSQL, 5 on MySQL, plus the host's own statements.
@@ -135,9 +142,10 @@
 // must use the UTF8 encoding, which Migrate checks. The schema and
 // queries avoid advisory locks, triggers and LISTEN/NOTIFY, so that
 // they stay within what CockroachDB and YugabyteDB accept. Known
-// exceptions: the "C" collation on ID columns and FOR SHARE are
-// PostgreSQL spellings whose support differs between versions of
-// those systems; this package is tested on PostgreSQL only.
+// exceptions: the "C" collation on ID columns, FOR SHARE and the
+// synchronous_commit setting of an advance record are PostgreSQL
+// spellings whose support differs between versions of those systems;
+// this package is tested on PostgreSQL only.
 //
 // # MySQL and MariaDB
 //

@@ -135,17 +135,30 @@ var postgresQueries = queries{
 		FROM due WHERE w.id = due.id
 		RETURNING ` + itemColsW,
 
-	updateAdvance: `UPDATE {p}work_items SET
-		advance_state = $1, advance_attempts = $2,
-		advance_error = $3, next_attempt_at = $4,
-		lease_owner = $5, lease_until = $6, advanced_at = $7
+	updateAdvance: `UPDATE {p}work_items SET ` + postgresAdvanceSet + `
 		WHERE id = $8 AND status <> 'pending' AND lease_owner = $9`,
+
+	// The outcome of an advance commits without waiting for its WAL
+	// to reach the disk: synchronous_commit is set for this statement's
+	// transaction alone. The record is visible to every session at
+	// once, and any later durable commit flushes it too. Lost in a
+	// crash of the server, it leaves the item due under the lease it
+	// had, and the advance runs again once the lease runs out. That
+	// saves the flush, about half the time of the write.
+	recordAdvance: `UPDATE {p}work_items w SET ` + postgresAdvanceSet + `
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
+		WHERE w.id = $8 AND w.status <> 'pending' AND w.lease_owner = $9`,
 
 	schemaVersion: `SELECT MAX(version) FROM {p}schema_versions`,
 
 	insertVersion: `INSERT INTO {p}schema_versions (version, applied_at)
 		VALUES ($1, $2)`,
 }
+
+// postgresAdvanceSet writes an advance record: advanceArgs.
+const postgresAdvanceSet = `advance_state = $1, advance_attempts = $2,
+		advance_error = $3, next_attempt_at = $4,
+		lease_owner = $5, lease_until = $6, advanced_at = $7`
 
 // postgresCount is the number of approvals of the work item w. The
 // stored list is encoding/json's compact output (see encodeApprovals),

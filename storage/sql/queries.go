@@ -111,6 +111,12 @@ type queries struct {
 	// updateAdvance: advanceArgs, id, owner.
 	updateAdvance string
 
+	// recordAdvance is updateAdvance for the outcome of an advance,
+	// written by the lease's holder, which need not be durable when
+	// it returns (see [approval.Store]); it is updateAdvance where
+	// the dialect cannot relax the durability of one write.
+	recordAdvance string
+
 	// schemaVersion reads the newest applied schema version.
 	schemaVersion string
 
@@ -154,7 +160,7 @@ func (q *queries) texts() []*string {
 		&q.pendingOfResource, &q.updateItem, &q.updatePending, &q.lockItem,
 		&q.approveInPlace, &q.rejectInPlace,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
-		&q.updateAdvance, &q.schemaVersion,
+		&q.updateAdvance, &q.recordAdvance, &q.schemaVersion,
 		&q.insertVersion,
 	}
 }

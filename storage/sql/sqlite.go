@@ -88,14 +88,20 @@ var sqliteQueries = queries{
 		SET lease_owner = ?, lease_until = ?
 		WHERE id IN `,
 
-	updateAdvance: `UPDATE {p}work_items SET
-		advance_state = ?, advance_attempts = ?, advance_error = ?,
-		next_attempt_at = ?, lease_owner = ?, lease_until = ?,
-		advanced_at = ?
-		WHERE id = ? AND status <> 'pending' AND lease_owner = ?`,
+	updateAdvance: sqliteUpdateAdvance,
+	recordAdvance: sqliteUpdateAdvance,
 
 	schemaVersion: `SELECT MAX(version) FROM {p}schema_versions`,
 
 	insertVersion: `INSERT INTO {p}schema_versions (version, applied_at)
 		VALUES (?, ?)`,
 }
+
+// sqliteUpdateAdvance writes an advance record: advanceArgs, id, owner. The
+// dialect has no way to relax the durability of one write, so an
+// advance's outcome is recorded durably too.
+const sqliteUpdateAdvance = `UPDATE {p}work_items SET
+	advance_state = ?, advance_attempts = ?, advance_error = ?,
+	next_attempt_at = ?, lease_owner = ?, lease_until = ?,
+	advanced_at = ?
+	WHERE id = ? AND status <> 'pending' AND lease_owner = ?`
