@@ -14,12 +14,18 @@ import (
 // On PostgreSQL it is one statement in autocommit that makes the
 // change to the row as it finds it once locked, as [approval.Change.On]
 // says: approvals that race each other wait for the row in turn, and
-// all count. On MySQL and SQLite the change is first written as
-// derived, at the version read: a rejection in one statement, an
-// approval in a transaction with its row. When the item moved on, the
-// transaction reads it locked and makes the change to it instead.
-// With a [Config.TxAdvancer], every change runs in a transaction that
-// advances the item when the change decides it; see [TxAdvancer].
+// all count. An approval derived as one that leaves the item Pending
+// first runs a narrower statement, which writes only if it does; when
+// that finds nothing to write, the full statement follows.
+//
+// On MySQL and SQLite the change is first written as derived, at the
+// version read: a rejection in one statement, an approval in a
+// transaction with its row. When the item moved on, the transaction
+// reads it locked and makes the change to it instead.
+//
+// With a [Config.TxAdvancer], every change that may decide the item
+// runs in a transaction that advances it when the change does; see
+// [TxAdvancer].
 func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	if s.txAdvancer != nil {
 		return s.applyAdvancing(ctx, c)
@@ -41,6 +47,11 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem
 // apply runs one attempt of Apply.
 func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	if s.q.approveInPlace != "" {
+		out, ok, err := s.approveBelow(ctx, c)
+		if ok || err != nil {
+			return out, err
+		}
+
 		return s.applyInPlace(ctx, s.db, c)
 	}
 
@@ -151,6 +162,45 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	}
 
 	return next, nil
+}
+
+// approveBelow makes an approval that leaves the item Pending, as
+// derived, in one statement in autocommit that writes only if the item
+// stays Pending on the row as locked. It reports false, having written
+// nothing, for a change of any other kind, where the dialect has no
+// such statement, and when the statement found nothing to write: the
+// item is decided or gone, its profile changed, or the approval would
+// decide it after all. The caller then makes the change as it would
+// have without it.
+func (s *Store) approveBelow(ctx context.Context,
+	c approval.Change,
+) (approval.WorkItem, bool, error) {
+	a := c.Approval
+	if a == nil || c.Item.Status != approval.StatusPending ||
+		s.q.approveBelowInPlace == "" {
+		return approval.WorkItem{}, false, nil
+	}
+
+	added, err := encodeApprovals([]approval.Approval{*a})
+	if err != nil {
+		return approval.WorkItem{}, false, err
+	}
+
+	var r itemRow
+	err = s.db.QueryRowContext(ctx, s.q.approveBelowInPlace,
+		c.Item.ID, c.ProfileVersion, added,
+		a.UserID, a.Comment, s.timeArg(a.At), pendingArg,
+	).Scan(s.pendingDest(&r)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return approval.WorkItem{}, false, nil
+	case err != nil:
+		return approval.WorkItem{}, false, err
+	}
+
+	out, err := r.item()
+
+	return out, err == nil, err
 }
 
 // applyInPlace makes the change in one statement that finds the row,

@@ -208,6 +208,12 @@ func BenchmarkApprove(b *testing.B) {
 		// a get on the same engine first.
 		b.Run("SeenBelowThreshold", func(b *testing.B) {
 			benchApprove(b, d, plain, 1, true)
+
+			// An approval that leaves the item Pending, on a store
+			// that advances decisions in their transaction.
+			b.Run("TxAdvancer", func(b *testing.B) {
+				benchApprove(b, d, txAdvanced, 1, true)
+			})
 		})
 
 		b.Run("SeenReachingThreshold", func(b *testing.B) {

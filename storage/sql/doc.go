@@ -51,8 +51,13 @@
 //   - PostgreSQL: one statement in autocommit, which makes the change
 //     to the item row as it finds it once locked, if the item still
 //     carries the profile version the change was derived under, and
-//     inserts the approval row: 2 round trips. Approvals racing on one item wait
-//     for its row in turn and all count; none is sent back to read.
+//     inserts the approval row: 2 round trips. Approvals racing on one
+//     item wait for its row in turn and all count; none is sent back
+//     to read. An approval that leaves the item Pending, as derived,
+//     runs a narrower statement, which writes only the approvals and
+//     the version, and only if the item stays Pending; the rare one
+//     that finds it would decide the item after all takes the full
+//     statement next, one round trip more.
 //   - MySQL: a transaction of two statements, the update at the
 //     versions read and the approval row: BEGIN, 2 statements and COMMIT, 5 round
 //     trips in all with interpolateParams=true. A rejection is one
@@ -75,10 +80,15 @@
 // after a crash of the engine (see [approval.Store]). The record of an
 // operator's [approval.Engine.RetryAdvance] waits for the disk. MySQL
 // and SQLite offer no such choice for one write, and write every
-// record durably. With a [Config.TxAdvancer] every change
-// runs in a transaction, which BEGIN and COMMIT bound, and the
-// advance is part of it when the change decides: 4 round trips on
-// PostgreSQL, 5 on MySQL, plus the host's own statements.
+// record durably.
+//
+// With a [Config.TxAdvancer] every change that may decide the item
+// runs in a transaction, which BEGIN and COMMIT bound, and the advance
+// is part of it when the change decides: 4 round trips on PostgreSQL,
+// 5 on MySQL, plus the host's own statements. On PostgreSQL an
+// approval that leaves the item Pending runs the narrower statement
+// above in autocommit first, as without a TxAdvancer: 1 round trip
+// for a remembered item, where the transaction took 3.
 //
 // When a change writes nothing, because the item is decided or gone
 // or its profile changed, one more read tells which.

@@ -155,7 +155,7 @@ func literal(v any) string {
 }
 
 // TestPostgresGenericPlansOfChanges checks that the statements that
-// approve and reject in place find the work item by its key under the
+// approve and reject in place, and approve below the threshold, find the work item by its key under the
 // generic plan that a prepared statement keeps, even when it was made
 // while the table was nearly empty: a plan that scans a partial index
 // on status instead grows slower with every item the table gains.
@@ -182,6 +182,10 @@ func TestPostgresGenericPlansOfChanges(t *testing.T) {
 		{"Approve", s.q.approveInPlace, append(append([]any{
 			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
 		}, advance...), pendingArg)},
+		{"ApproveBelow", s.q.approveBelowInPlace, []any{
+			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
+			pendingArg,
+		}},
 		{"Reject", s.q.rejectInPlace, append(append([]any{
 			"00000010", 1, "u", "", at,
 		}, advance...), pendingArg)},

@@ -68,10 +68,7 @@ var postgresQueries = queries{
 	// next one goes.
 	approveInPlace: `WITH item AS (
 			UPDATE {p}work_items w SET
-				approvals = CASE WHEN w.approvals IN ('null', '[]')
-					THEN $3::text
-					ELSE left(w.approvals, -1) || ',' || substr($3::text, 2)
-				END,
+				approvals = ` + postgresAppend + `,
 				(status, decided_at, advance_state, advance_attempts,
 					advance_error, next_attempt_at, lease_owner,
 					lease_until, advanced_at) = (
@@ -98,6 +95,26 @@ var postgresQueries = queries{
 			SELECT id, $4, $5, $6 FROM item
 		)
 		SELECT ` + itemCols + ` FROM item`,
+
+	// An approval derived as one that leaves the item Pending tries
+	// this first: it writes only the approvals and the version, and
+	// returns the columns a Pending item fills. It writes nothing
+	// when, on the row as locked, the approval would reach the
+	// threshold after all.
+	approveBelowInPlace: `WITH item AS (
+			UPDATE {p}work_items w SET
+				approvals = ` + postgresAppend + `,
+				version = w.version + 1
+			WHERE w.id = $1 AND w.status = $7
+			AND w.profile_version = $2
+			AND ` + postgresCount + ` + 1 < w.required_approvals
+			RETURNING ` + pendingColsW + `
+		), added AS (
+			INSERT INTO {p}approvals
+				(work_item_id, user_id, comment, approved_at)
+			SELECT id, $4, $5, $6 FROM item
+		)
+		SELECT ` + pendingCols + ` FROM item`,
 
 	rejectInPlace: `WITH item AS (
 			UPDATE {p}work_items w SET
@@ -159,6 +176,13 @@ var postgresQueries = queries{
 const postgresAdvanceSet = `advance_state = $1, advance_attempts = $2,
 		advance_error = $3, next_attempt_at = $4,
 		lease_owner = $5, lease_until = $6, advanced_at = $7`
+
+// postgresAppend is the stored list of approvals with $3, a list of
+// one approval, added on its end as text.
+const postgresAppend = `CASE WHEN w.approvals IN ('null', '[]')
+					THEN $3::text
+					ELSE left(w.approvals, -1) || ',' || substr($3::text, 2)
+				END`
 
 // postgresCount is the number of approvals of the work item w. The
 // stored list is encoding/json's compact output (see encodeApprovals),

@@ -90,6 +90,13 @@ type queries struct {
 	// a decision gets, then the status Pending (see pendingArg).
 	approveInPlace string
 
+	// approveBelowInPlace is approveInPlace that writes nothing when
+	// the approval would reach the threshold: an approval that leaves
+	// the item Pending needs no transaction, even where decisions
+	// advance in one (see applyAdvancing). Empty where the dialect
+	// has no approveInPlace.
+	approveBelowInPlace string
+
 	// rejectInPlace is approveInPlace for a rejection: id, profile
 	// version, user, reason, time, advanceArgs, then the status
 	// Pending.
@@ -158,7 +165,7 @@ func (q *queries) texts() []*string {
 		&q.deleteProfile, &q.insertItem, &q.insertApproval,
 		&q.getItem, &q.getItemAndProfile, &q.itemState,
 		&q.pendingOfResource, &q.updateItem, &q.updatePending, &q.lockItem,
-		&q.approveInPlace, &q.rejectInPlace,
+		&q.approveInPlace, &q.approveBelowInPlace, &q.rejectInPlace,
 		&q.claimAdvances, &q.selectClaimable, &q.leaseItems,
 		&q.updateAdvance, &q.recordAdvance, &q.schemaVersion,
 		&q.insertVersion,

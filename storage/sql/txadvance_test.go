@@ -215,7 +215,52 @@ func TestTxAdvancer(t *testing.T) {
 			t.Parallel()
 			testTxAdvanceExactlyOnce(t, b)
 		})
+
+		t.Run("StaleApprovalThatDecidesAdvances", func(t *testing.T) {
+			t.Parallel()
+			testTxAdvanceStaleDecision(t, b)
+		})
 	})
+}
+
+// testTxAdvanceStaleDecision applies an approval derived as one that
+// leaves the item Pending after another approval came first, so that
+// on the item as stored it decides: the store decides and advances it
+// in one transaction all the same.
+func testTxAdvanceStaleDecision(t *testing.T, b backend) {
+	t.Helper()
+
+	ctx := t.Context()
+	tb := newTxBundle(t, b)
+	p := tb.profile(t, 2, "alice", "bob")
+	w := tb.item(t, p, "ir-1")
+
+	read, prof, err := tb.store.GetWorkItemAndProfile(ctx, w.ID)
+	require.NoError(t, err)
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c, err := approval.Approve(read, prof, approval.Principal{UserID: "alice"},
+		"", now, approval.Lease{Owner: "engine-a", Until: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusPending, c.Item.Status)
+
+	_, err = tb.engine.Approve(ctx, w.ID, approval.Principal{UserID: "bob"}, "")
+	require.NoError(t, err)
+	require.Zero(t, tb.calls.Load())
+
+	got, err := tb.store.Apply(ctx, c)
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusApproved, got.Status)
+	require.Equal(t, approval.AdvanceDone, got.Advance.State)
+	require.Len(t, got.Approvals, 2)
+	require.EqualValues(t, 1, tb.calls.Load())
+
+	stored, err := tb.store.GetWorkItem(ctx, w.ID)
+	require.NoError(t, err)
+	require.Equal(t, got, stored)
+	require.Equal(t, map[string][]approval.Status{
+		w.ID: {approval.StatusApproved},
+	}, tb.gated.outcomes(ctx, t, tb.db))
 }
 
 // testTxAdvanceSameTx looks at the work item from inside the
