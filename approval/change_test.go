@@ -22,7 +22,7 @@ func TestChangeOnItemThatMovedOn(t *testing.T) {
 
 	// bob derived his change before alice approved; made to the item
 	// as it is now, it is the second approval and decides.
-	got, err := byBob.On(byAlice.Item)
+	got, err := byBob.On(byAlice.Item, twoOfThree.Version)
 	require.NoError(t, err)
 	require.Equal(t, approval.StatusApproved, got.Status)
 	require.Equal(t, int64(9), got.Version)
@@ -46,19 +46,19 @@ func TestChangeOnRefuses(t *testing.T) {
 	rej, err := approval.Reject(pending, twoOfThree, groupBob, "no", t0, lease)
 	require.NoError(t, err)
 
-	_, err = byAlice.On(byAlice.Item)
+	_, err = byAlice.On(byAlice.Item, twoOfThree.Version)
 	require.ErrorIs(t, err, approval.ErrAlreadyApproved)
 
-	_, err = byAlice.On(rej.Item)
+	_, err = byAlice.On(rej.Item, twoOfThree.Version)
 	require.ErrorIs(t, err, approval.ErrNotPending)
 
-	_, err = rej.On(rej.Item)
+	_, err = rej.On(rej.Item, twoOfThree.Version)
 	require.ErrorIs(t, err, approval.ErrNotPending)
 
 	var invalid *approval.InvalidArgumentError
-	_, err = approval.Change{Action: approval.ActionApprove}.On(pending)
+	_, err = approval.Change{Action: approval.ActionApprove}.On(pending, twoOfThree.Version)
 	require.ErrorAs(t, err, &invalid)
-	_, err = approval.Change{Action: "withdraw", Approval: byAlice.Approval}.On(pending)
+	_, err = approval.Change{Action: "withdraw", Approval: byAlice.Approval}.On(pending, twoOfThree.Version)
 	require.ErrorAs(t, err, &invalid)
 }
 
@@ -78,7 +78,7 @@ func TestChangeOnAdvancedInTx(t *testing.T) {
 	require.Equal(t, want, c.DecisionAdvance())
 	require.Equal(t, want, c.Item.Advance)
 
-	got, err := c.On(item)
+	got, err := c.On(item, one.Version)
 	require.NoError(t, err)
 	require.Equal(t, c.Item, got)
 }
@@ -125,7 +125,7 @@ func TestChangesFromOneReadCommute(t *testing.T) {
 
 		item, applied := read, 0
 		for _, c := range order {
-			next, err := c.On(item)
+			next, err := c.On(item, prof.Version)
 			if err != nil {
 				if item.Status == approval.StatusPending {
 					t.Fatalf("change refused on a Pending item: %v", err)
@@ -168,4 +168,53 @@ func TestChangesFromOneReadCommute(t *testing.T) {
 			seen[a.UserID] = true
 		}
 	})
+}
+
+func TestUnreadChangeIsGrantedByTheProfilesThatListTheApprover(t *testing.T) {
+	t.Parallel()
+
+	selfish := twoOfThree
+	selfish.ID, selfish.Version, selfish.AllowSelfApproval = "p2", 9, true
+	others := twoOfThree
+	others.ID, others.Approvers = "p3", approval.Approvers{Users: []string{"dave"}}
+
+	c, ok := approval.ApproveUnread("w1",
+		[]approval.Profile{twoOfThree, others, selfish}, roleCarol, "ok", t0, lease)
+	require.True(t, ok)
+	require.Equal(t, approval.Change{
+		Action:   approval.ActionApprove,
+		Item:     approval.WorkItem{ID: "w1"},
+		Approval: &approval.Approval{UserID: "carol", Comment: "ok", At: t0},
+		Grants: []approval.Grant{
+			{ProfileID: "p1", ProfileVersion: 4},
+			{ProfileID: "p2", ProfileVersion: 9, AllowSelfApproval: true},
+		},
+		Lease: lease,
+	}, c)
+
+	// carol requested the item: only the grant of p2 lets her approve.
+	_, err := c.On(pending, twoOfThree.Version)
+	require.ErrorIs(t, err, approval.ErrSelfApproval)
+
+	mine := pending
+	mine.ProfileID = "p2"
+	got, err := c.On(mine, 9)
+	require.NoError(t, err)
+	require.Equal(t, []approval.Approval{*c.Approval}, got.Approvals)
+
+	// No grant for p3, and none of p2 at another version.
+	for _, tc := range []struct {
+		profile string
+		version int64
+	}{{"p3", 1}, {"p2", 10}} {
+		w := pending
+		w.ProfileID = tc.profile
+		_, err = c.On(w, tc.version)
+		require.ErrorIs(t, err, approval.ErrConflict, tc.profile)
+	}
+
+	rej, ok := approval.RejectUnread("w1", []approval.Profile{others}, groupBob,
+		"", t0, lease)
+	require.False(t, ok)
+	require.Empty(t, rej.Grants)
 }

@@ -22,17 +22,25 @@
 // the version read. The store makes the change to the item as stored,
 // as [Change.On] says, so approvals that race on one item all count
 // and the one that reaches the threshold decides; only an edit of the
-// profile sends the engine back to read again. An engine that has seen
-// the item before, in a listing, an inbox or a get, skips the read: it
-// remembers the item as it last saw it and the profile (see
-// [Config.Remember]). A remembered item that moved on since is written
-// as stored, like any old read, and a remembered profile that changed
-// fails the store's version check and is read again. The same atomic
-// write marks the decision's advance as due, and the engine then hands
-// the decided item to the host's [ResourceAdvancer]. A failed advance
-// is retried by [Engine.ResumeAdvances] or a [Dispatcher], so the
-// advancer is called at least once per decision, and never for a
-// decision that did not commit.
+// profile sends the engine back to read again.
+//
+// The engine skips the read when it can (see [Config.Remember]). It
+// remembers the items and profiles it has seen, in a listing, an
+// inbox or a get. An item seen before is acted on as last seen; a
+// remembered item that moved on since is written as stored, like any
+// old read. An item not seen is acted on with [ApproveUnread] or
+// [RejectUnread], under the remembered profiles that list the
+// approver: the store applies the rules that depend on the item, as
+// [Change.On] says, to the item as stored, and refuses the change
+// when the item's profile is not among them. A remembered profile that
+// changed fails the store's version check, and the engine reads.
+//
+// The write that decides an item marks its advance as due, and the
+// engine then hands the decided item to the host's
+// [ResourceAdvancer]. A failed advance is retried by
+// [Engine.ResumeAdvances] or a [Dispatcher], so the advancer is called
+// at least once per decision, and never for a decision that did not
+// commit.
 //
 // The package knows no storage engine: storage/memdb and storage/sql
 // implement [Store], and storage/storagetest checks any implementation

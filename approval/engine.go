@@ -54,11 +54,13 @@ type Config struct {
 
 	// Remember is how many Pending work items, and how many profiles,
 	// the engine remembers from its reads and writes. An approval or a
-	// rejection of a remembered item, and a work item created for a
-	// remembered profile, then need no read before the store's write,
-	// which checks the profile's version itself; a profile that
-	// changed since costs one more read, never a wrong decision.
-	// Defaults to 10,000; a negative value turns remembering off.
+	// rejection then needs no read before the store's write, which
+	// checks the profile's version itself: of a remembered item, and
+	// of any item bound to a remembered profile that lists the
+	// approver. So does a work item created for a remembered profile.
+	// A profile that changed since costs one more read, never a wrong
+	// decision. Defaults to 10,000; a negative value turns remembering
+	// off.
 	Remember int
 }
 

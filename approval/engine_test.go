@@ -86,12 +86,12 @@ func (s *txStore) AdvancesInTx() bool { return true }
 func (s *txStore) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	// The tests act one at a time, so the item read here is the one
 	// the store then changes.
-	cur, err := s.GetWorkItem(ctx, c.Item.ID)
+	cur, prof, err := s.GetWorkItemAndProfile(ctx, c.Item.ID)
 	if err != nil {
 		return approval.WorkItem{}, err
 	}
 
-	next, err := c.On(cur)
+	next, err := c.On(cur, prof.Version)
 	if err == nil && next.Status.Decided() && s.fail {
 		return approval.WorkItem{}, errors.New("gated request table locked")
 	}

@@ -1,6 +1,9 @@
 package approval
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // memory is what an engine remembers of the records it has read or
 // written, so that a common call needs no read of its own: Pending
@@ -20,13 +23,36 @@ type memory struct {
 	ring     []string
 	next     int
 	profiles map[string]Profile
+
+	// listed holds, for each user, group and role a remembered profile
+	// lists, the IDs of the profiles that list it.
+	listed map[listing][]string
 }
+
+// listing is one approver a profile lists: a user, a group or a role.
+type listing struct {
+	kind byte
+	name string
+}
+
+// The kinds of listing.
+const (
+	listsUser  = 'u'
+	listsGroup = 'g'
+	listsRole  = 'r'
+)
+
+// maxListing bounds the remembered profiles an approval without a read
+// is derived under. A principal that more profiles may list is rare,
+// and its items are read instead.
+const maxListing = 64
 
 func newMemory(limit int) *memory {
 	return &memory{
 		limit:    max(limit, 0),
 		items:    make(map[string]*WorkItem),
 		profiles: make(map[string]Profile),
+		listed:   make(map[listing][]string),
 	}
 }
 
@@ -57,6 +83,40 @@ func (m *memory) profile(id string) (Profile, bool) {
 	p, ok := m.profiles[id]
 
 	return p, ok
+}
+
+// profilesListing returns the remembered profiles that may list p, by
+// its user ID, a group or a role: the ones that do are for
+// [Approvers.Allows] to tell. It returns none when more than
+// maxListing may.
+func (m *memory) profilesListing(p Principal) []Profile {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	var ids []string
+	add := func(kind byte, names ...string) {
+		for _, name := range names {
+			for _, id := range m.listed[listing{kind, name}] {
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	add(listsUser, p.UserID)
+	add(listsGroup, p.Groups...)
+	add(listsRole, p.Roles...)
+
+	if len(ids) == 0 || len(ids) > maxListing {
+		return nil
+	}
+
+	out := make([]Profile, len(ids))
+	for i, id := range ids {
+		out[i] = m.profiles[id]
+	}
+
+	return out
 }
 
 // rememberItems remembers Pending work items, keeping for each ID the
@@ -112,7 +172,13 @@ func (m *memory) rememberProfiles(ps ...Profile) {
 			continue
 		}
 
-		m.profiles[p.ID] = p.Clone()
+		if ok {
+			m.unlist(cur)
+		}
+
+		kept := p.Clone()
+		m.profiles[p.ID] = kept
+		m.list(kept)
 	}
 }
 
@@ -122,5 +188,48 @@ func (m *memory) forgetProfile(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	delete(m.profiles, id)
+	if p, ok := m.profiles[id]; ok {
+		m.unlist(p)
+		delete(m.profiles, id)
+	}
+}
+
+// listings returns the approvers p lists, each once.
+func listings(p Profile) []listing {
+	var out []listing
+	add := func(kind byte, names []string) {
+		for _, name := range names {
+			l := listing{kind, name}
+			if name != "" && !slices.Contains(out, l) {
+				out = append(out, l)
+			}
+		}
+	}
+	add(listsUser, p.Approvers.Users)
+	add(listsGroup, p.Approvers.Groups)
+	add(listsRole, p.Approvers.Roles)
+
+	return out
+}
+
+// list adds p to the index of listings.
+func (m *memory) list(p Profile) {
+	for _, l := range listings(p) {
+		m.listed[l] = append(m.listed[l], p.ID)
+	}
+}
+
+// unlist removes p from the index of listings.
+func (m *memory) unlist(p Profile) {
+	for _, l := range listings(p) {
+		ids := slices.DeleteFunc(m.listed[l], func(id string) bool {
+			return id == p.ID
+		})
+
+		if len(ids) == 0 {
+			delete(m.listed, l)
+			continue
+		}
+		m.listed[l] = ids
+	}
 }

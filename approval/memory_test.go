@@ -25,6 +25,17 @@ type readCounter struct {
 
 	itemReads    atomic.Int64
 	profileReads atomic.Int64
+
+	// unread counts the changes derived without a read of the item.
+	unread atomic.Int64
+}
+
+func (s *readCounter) Apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
+	if c.ReadVersion == 0 {
+		s.unread.Add(1)
+	}
+
+	return s.Store.Apply(ctx, c)
 }
 
 func (s *readCounter) GetWorkItemAndProfile(ctx context.Context,
@@ -150,12 +161,14 @@ func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
 	_, err := r.a.Approve(ctx, w.ID, alice, "")
 	require.NoError(t, err)
 
-	// a remembers alice's approval, yet refuses her second one only
-	// after a read: under a profile edited since, she might not be
-	// an approver at all.
+	// a remembers alice's approval, yet does not refuse her second
+	// one on its own: under a profile edited since, she might not be
+	// an approver at all. It asks the store, which checks the
+	// profile's version before the approvals.
 	_, err = r.a.Approve(ctx, w.ID, alice, "")
 	require.ErrorIs(t, err, approval.ErrAlreadyApproved)
-	require.Equal(t, int64(1), r.store.itemReads.Load())
+	require.Equal(t, int64(1), r.store.unread.Load())
+	require.Equal(t, int64(0), r.store.itemReads.Load())
 
 	// b decides the item; a still remembers it as Pending, and the
 	// store refuses what a derives from that.
@@ -166,7 +179,7 @@ func TestRememberedItemRefusalsComeFromTheStore(t *testing.T) {
 	require.ErrorIs(t, err, approval.ErrNotPending)
 	_, err = r.a.Reject(ctx, w.ID, alice, "")
 	require.ErrorIs(t, err, approval.ErrNotPending)
-	require.Equal(t, int64(1), r.store.itemReads.Load())
+	require.Equal(t, int64(0), r.store.itemReads.Load())
 
 	// The requester is remembered too.
 	w = r.item(t, r.a, "ir-2")
@@ -215,15 +228,73 @@ func TestRememberedProfileEditedElsewhere(t *testing.T) {
 	require.Equal(t, 1, w2.RequiredApprovals)
 }
 
+func TestUnseenItemOfRememberedProfile(t *testing.T) {
+	t.Parallel()
+	r := newMemoryRig(t, 0)
+	ctx := t.Context()
+
+	// a has seen the profile, but none of the items b creates.
+	_, err := r.a.GetProfile(ctx, r.prof.ID)
+	require.NoError(t, err)
+	w := r.item(t, r.b, "ir-1")
+
+	got, err := r.a.Approve(ctx, w.ID, alice, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"alice"}, userIDs(got))
+	require.Equal(t, int64(1), r.store.unread.Load())
+	r.requireStored(t, got)
+
+	// a remembers the item it approved, as it stored it.
+	got, err = r.a.Approve(ctx, w.ID, bob, "")
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusApproved, got.Status)
+	r.requireStored(t, got)
+	require.Equal(t, int64(0), r.store.itemReads.Load())
+
+	// An item of a profile a has not seen fails the store's check of
+	// the profiles a knows, and a reads it.
+	other, err := r.b.CreateProfile(ctx, approval.Profile{
+		Name: "Other", RequiredApprovals: 1,
+		Approvers: approval.Approvers{Users: []string{"alice"}},
+	})
+	require.NoError(t, err)
+	w, err = r.b.CreateWorkItem(ctx, approval.WorkItemSpec{
+		ProfileID: other.ID, ResourceType: approval.IssuanceRequest,
+		ResourceID: "ir-2",
+	})
+	require.NoError(t, err)
+
+	got, err = r.a.Approve(ctx, w.ID, alice, "")
+	require.NoError(t, err)
+	require.Equal(t, approval.StatusApproved, got.Status)
+	require.Equal(t, int64(1), r.store.itemReads.Load())
+
+	// b takes alice off the profile a remembers: the store refuses
+	// what a derives from the old version, and the read refuses her.
+	p := r.prof
+	p.Approvers.Users = []string{"bob", "carol"}
+	_, err = r.b.UpdateProfile(ctx, p)
+	require.NoError(t, err)
+	w = r.item(t, r.b, "ir-3")
+
+	_, err = r.a.Approve(ctx, w.ID, alice, "")
+	var nz *approval.NotAuthorizedError
+	require.ErrorAs(t, err, &nz)
+	require.Equal(t, int64(2), r.store.itemReads.Load())
+	require.Equal(t, int64(3), r.store.unread.Load())
+	r.requireStored(t, w)
+}
+
 func TestRememberLimit(t *testing.T) {
 	t.Parallel()
 
 	for _, tc := range []struct {
 		remember int
 		reads    int64
+		unread   int64
 	}{
 		{remember: -1, reads: 3},
-		{remember: 2, reads: 1},
+		{remember: 2, unread: 1},
 	} {
 		t.Run(fmt.Sprintf("remember=%d", tc.remember), func(t *testing.T) {
 			t.Parallel()
@@ -235,13 +306,16 @@ func TestRememberLimit(t *testing.T) {
 			}
 
 			// With room for two, the first item is forgotten; it is
-			// approved last, so that reading it makes room only for
-			// an item already done with.
+			// approved last, without a read, under the remembered
+			// profile, so that remembering it makes room only for an
+			// item already done with. Remembering nothing, each
+			// approval reads.
 			for _, id := range slices.Backward(ids) {
 				_, err := r.a.Approve(t.Context(), id, alice, "")
 				require.NoError(t, err)
 			}
 			require.Equal(t, tc.reads, r.store.itemReads.Load())
+			require.Equal(t, tc.unread, r.store.unread.Load())
 		})
 	}
 }

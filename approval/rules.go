@@ -23,26 +23,33 @@ const (
 )
 
 // Change is one step an approver takes on a work item. It is derived
-// from the item as the engine read it, yet keeps its meaning on the
-// item as stored when it is written, which other approvers may have
-// moved on meanwhile: [Change.On] says what it makes of any item. So
-// approvals by different users commute, and a store writes them one
-// after the other without sending anyone back to read again.
+// from the item as the engine read it, or, with [ApproveUnread] and
+// [RejectUnread], from the profiles that list the approver alone, yet
+// keeps its meaning on the item as stored when it is written, which
+// other approvers may have moved on meanwhile: [Change.On] says what
+// it makes of any item. So approvals by different users commute, and
+// a store writes them one after the other without sending anyone
+// back to read again.
 type Change struct {
 	// Action is what the approver did.
 	Action Action
 
 	// Item is the work item after the change, made to the item read:
-	// what [Change.On] returns for an item still at ReadVersion.
+	// what [Change.On] returns for an item still at ReadVersion. A
+	// change derived without a read holds only the item's ID.
 	Item WorkItem
 
 	// ReadVersion is the version of the work item the change was
-	// derived from, as the engine read it or remembers it.
+	// derived from, as the engine read it or remembers it; zero for a
+	// change derived without a read.
 	ReadVersion int64
 
-	// ProfileVersion is the version of the bound profile that
-	// authorized the change.
-	ProfileVersion int64
+	// Grants are the profiles, each at a version, that list the
+	// approver: the profile of the item read, or, for a change
+	// derived without a read, those of the profiles the engine knows.
+	// The change is made only to an item whose profile is among them
+	// at the version it is at.
+	Grants []Grant
 
 	// Approval is the approval the change adds, nil for a rejection.
 	Approval *Approval
@@ -60,50 +67,118 @@ type Change struct {
 	AdvancedInTx bool
 }
 
-// On returns the work item w after the change: the approval added,
-// deciding w Approved once the count reaches w.RequiredApprovals, or
-// the rejection, which decides it Rejected; the version goes up by
-// one. It returns ErrNotPending when w is decided, and for an
-// approval ErrAlreadyApproved when its user already approved w. Who
-// may act was settled when the change was derived, under a profile
-// version the store checks, and does not depend on what others did
-// since.
-func (c Change) On(w WorkItem) (WorkItem, error) {
+// On returns the work item w after the change, where profileVersion
+// is the version w's profile is at: the approval added, deciding w
+// Approved once the count reaches w.RequiredApprovals, or the
+// rejection, which decides it Rejected; the version goes up by one.
+//
+// It refuses as [CheckAct] does, in the same order: ErrNotPending
+// when w is decided; ErrConflict when no grant of the change names
+// w's profile at profileVersion, for then the approver may not be one;
+// and for an approval ErrAlreadyApproved when its user approved w,
+// and ErrSelfApproval when its user requested w and the grant does
+// not allow that. Who may act depends only on the profile and on what
+// the approver did, never on what others did since the change was
+// derived, so approvals by different users commute.
+func (c Change) On(w WorkItem, profileVersion int64) (WorkItem, error) {
+	if err := c.check(); err != nil {
+		return WorkItem{}, err
+	}
+
 	if w.Status != StatusPending {
 		return WorkItem{}, fmt.Errorf("work item %q is %s: %w",
 			w.ID, w.Status, ErrNotPending)
 	}
 
+	g, ok := c.GrantFor(w.ProfileID)
+	if !ok || g.ProfileVersion != profileVersion {
+		return WorkItem{}, fmt.Errorf("profile %q of work item %q "+
+			"at version %d, which the change was not derived under: %w",
+			w.ProfileID, w.ID, profileVersion, ErrConflict)
+	}
+
 	next := w
 	next.Version = w.Version + 1
 
-	switch {
-	case c.Action == ActionApprove && c.Approval != nil:
-		if w.ApprovedBy(c.Approval.UserID) {
-			return WorkItem{}, fmt.Errorf("user %q on work item %q: %w",
-				c.Approval.UserID, w.ID, ErrAlreadyApproved)
-		}
-
-		// The approvals get a fresh array with room for exactly one
-		// more, so that w keeps its own.
-		next.Approvals = make([]Approval, len(w.Approvals), len(w.Approvals)+1)
-		copy(next.Approvals, w.Approvals)
-		next.Approvals = append(next.Approvals, *c.Approval)
-
-		if len(next.Approvals) >= next.RequiredApprovals {
-			c.decide(&next, StatusApproved)
-		}
-	case c.Action == ActionReject && c.Rejection != nil:
+	if c.Action == ActionReject {
 		r := *c.Rejection
 		next.Rejection = &r
 		next.Approvals = slices.Clone(w.Approvals)
 		c.decide(&next, StatusRejected)
-	default:
-		return WorkItem{}, invalid("change",
-			"action %q without its approval or rejection", string(c.Action))
+
+		return next, nil
+	}
+
+	user := c.Approval.UserID
+	if w.ApprovedBy(user) {
+		return WorkItem{}, fmt.Errorf("user %q on work item %q: %w",
+			user, w.ID, ErrAlreadyApproved)
+	}
+
+	self := w.RequestedBy != "" && w.RequestedBy == user
+	if self && !g.AllowSelfApproval {
+		return WorkItem{}, fmt.Errorf("user %q on work item %q: %w",
+			user, w.ID, ErrSelfApproval)
+	}
+
+	// The approvals get a fresh array with room for exactly one more,
+	// so that w keeps its own.
+	next.Approvals = make([]Approval, len(w.Approvals), len(w.Approvals)+1)
+	copy(next.Approvals, w.Approvals)
+	next.Approvals = append(next.Approvals, *c.Approval)
+
+	if len(next.Approvals) >= next.RequiredApprovals {
+		c.decide(&next, StatusApproved)
 	}
 
 	return next, nil
+}
+
+// check refuses a change that carries neither what its action needs.
+func (c Change) check() error {
+	switch {
+	case c.Action == ActionApprove && c.Approval != nil:
+	case c.Action == ActionReject && c.Rejection != nil:
+	default:
+		return invalid("change",
+			"action %q without its approval or rejection", string(c.Action))
+	}
+
+	return nil
+}
+
+// GrantFor returns the grant of the change for the profile with the ID,
+// and false when it has none.
+func (c Change) GrantFor(profileID string) (Grant, bool) {
+	for _, g := range c.Grants {
+		if g.ProfileID == profileID {
+			return g, true
+		}
+	}
+
+	return Grant{}, false
+}
+
+// Grant says that one version of a profile lists an approver, and so
+// lets the approver act on the Pending work items bound to it.
+type Grant struct {
+	// ProfileID is the profile.
+	ProfileID string
+
+	// ProfileVersion is the version that lists the approver.
+	ProfileVersion int64
+
+	// AllowSelfApproval is the profile's setting at that version.
+	AllowSelfApproval bool
+}
+
+// grantOf returns the grant of prof, which lists the approver.
+func grantOf(prof Profile) Grant {
+	return Grant{
+		ProfileID:         prof.ID,
+		ProfileVersion:    prof.Version,
+		AllowSelfApproval: prof.AllowSelfApproval,
+	}
 }
 
 // At is when the approver acted: the time of the approval or the
@@ -215,13 +290,61 @@ func Reject(item WorkItem, prof Profile, p Principal, reason string,
 // from completes c as derived from read under prof.
 func (c Change) from(read WorkItem, prof Profile, lease Lease) (Change, error) {
 	c.ReadVersion = read.Version
-	c.ProfileVersion = prof.Version
+	c.Grants = []Grant{grantOf(prof)}
 	c.Lease = lease
 
 	var err error
-	c.Item, err = c.On(read)
+	c.Item, err = c.On(read, prof.Version)
 
 	return c, err
+}
+
+// ApproveUnread derives the change that records p's approval, at now,
+// of the work item with the ID, which the caller has not read. It
+// grants the change every one of profiles that lists p, and leaves
+// the rest of the rules to [Change.On], which the store applies to
+// the item as stored: the store refuses the change with ErrConflict
+// when the item's profile is not among them at its version. It
+// reports false when no profile lists p; only a read of the item can
+// tell whether p may act on it.
+func ApproveUnread(itemID string, profiles []Profile, p Principal,
+	comment string, now time.Time, lease Lease,
+) (Change, bool) {
+	c := Change{
+		Action:   ActionApprove,
+		Approval: &Approval{UserID: p.UserID, Comment: comment, At: now},
+	}
+
+	return c.unread(itemID, profiles, p, lease)
+}
+
+// RejectUnread is [ApproveUnread] for p's rejection with a reason.
+func RejectUnread(itemID string, profiles []Profile, p Principal,
+	reason string, now time.Time, lease Lease,
+) (Change, bool) {
+	c := Change{
+		Action:    ActionReject,
+		Rejection: &Rejection{UserID: p.UserID, Reason: reason, At: now},
+	}
+
+	return c.unread(itemID, profiles, p, lease)
+}
+
+// unread completes c as derived, without a read of the item, under
+// those of profiles that list p.
+func (c Change) unread(itemID string, profiles []Profile, p Principal,
+	lease Lease,
+) (Change, bool) {
+	for _, prof := range profiles {
+		if prof.Approvers.Allows(p) {
+			c.Grants = append(c.Grants, grantOf(prof))
+		}
+	}
+
+	c.Item = WorkItem{ID: itemID}
+	c.Lease = lease
+
+	return c, len(c.Grants) > 0
 }
 
 // AdvancedWithDecision returns c with its decision, if it makes one,

@@ -51,7 +51,7 @@ func TestApproveBelowThreshold(t *testing.T) {
 
 	require.Equal(t, approval.ActionApprove, c.Action)
 	require.Equal(t, int64(7), c.ReadVersion)
-	require.Equal(t, int64(4), c.ProfileVersion)
+	require.Equal(t, []approval.Grant{{ProfileID: "p1", ProfileVersion: 4}}, c.Grants)
 	require.Equal(t, int64(8), c.Item.Version)
 	require.Equal(t, approval.StatusPending, c.Item.Status)
 	require.Equal(t, &approval.Approval{UserID: "alice", Comment: "ok", At: t0}, c.Approval)

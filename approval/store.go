@@ -67,21 +67,18 @@ type Store interface {
 	// ascending ID order, starting after q.After.
 	ListWorkItems(ctx context.Context, q WorkItemQuery) ([]WorkItem, error)
 
-	// Apply writes c.On(stored), where stored is the work item as
-	// stored at the moment of the write, if the profile it is bound to
-	// is still at c.ProfileVersion, and returns what it wrote. So an
-	// approval derived from an older read still counts, and decides the
-	// item if it is the one that reaches the threshold. It returns
-	// ErrNotFound, ErrConflict when the profile changed, and the errors
-	// of [Change.On]: ErrNotPending, and ErrAlreadyApproved, which the
-	// store enforces whatever its caller derived. ErrConflict comes
-	// before ErrAlreadyApproved: a change derived under a profile that
-	// changed since may no longer be its user's to make, and the
-	// rules refuse an approver the profile no longer lists before
-	// they look at the approvals. When stored is at
-	// c.ReadVersion, c.Item is what it writes. The write is atomic: the
-	// approval, the status and the advance mark commit together or not
-	// at all.
+	// Apply writes c.On(stored, version), where stored is the work item
+	// as stored at the moment of the write and version the version its
+	// profile is at then, and returns what it wrote. So an approval
+	// derived from an older read, or from no read at all, still counts,
+	// and decides the item if it is the one that reaches the threshold.
+	// It returns ErrNotFound and the errors of [Change.On], in the
+	// order On gives them: ErrNotPending, ErrConflict when the item's
+	// profile is not among c.Grants at its version, ErrAlreadyApproved,
+	// which the store enforces whatever its caller derived, and
+	// ErrSelfApproval. When stored is at c.ReadVersion, c.Item is what
+	// it writes. The write is atomic: the approval, the status and the
+	// advance mark commit together or not at all.
 	Apply(ctx context.Context, c Change) (WorkItem, error)
 
 	// ClaimAdvances leases up to c.Limit decided work items with IDs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // CreateWorkItem creates a Pending work item that holds back the
@@ -180,10 +181,7 @@ func (e *Engine) Approve(ctx context.Context, itemID string, p Principal,
 		return WorkItem{}, err
 	}
 
-	return e.act(ctx, itemID, p, func(w WorkItem, prof Profile) (Change, error) {
-		now := e.now()
-		return Approve(w, prof, p, comment, now, e.leaseFrom(now))
-	})
+	return e.act(ctx, itemID, intent{action: ActionApprove, p: p, text: comment})
 }
 
 // Reject records p's rejection of the work item with a reason, which
@@ -197,31 +195,68 @@ func (e *Engine) Reject(ctx context.Context, itemID string, p Principal,
 		return WorkItem{}, err
 	}
 
-	return e.act(ctx, itemID, p, func(w WorkItem, prof Profile) (Change, error) {
-		now := e.now()
-		return Reject(w, prof, p, reason, now, e.leaseFrom(now))
-	})
+	return e.act(ctx, itemID, intent{action: ActionReject, p: p, text: reason})
 }
 
-// act reads the work item and its profile, derives the change, and
-// has the store apply it to the item as stored, which other approvals
-// may have moved on; only an edit of the profile sends it back to
-// read again. Then it advances a decision, whether its own approval
-// reached the threshold on the item read or on one that moved on.
-func (e *Engine) act(ctx context.Context, itemID string, p Principal,
-	derive func(WorkItem, Profile) (Change, error),
-) (WorkItem, error) {
+// intent is what an approver asks to do to a work item.
+type intent struct {
+	action Action
+	p      Principal
+
+	// text is the comment of an approval or the reason of a rejection.
+	text string
+}
+
+// derive derives the change from the item read and its profile.
+func (in intent) derive(w WorkItem, prof Profile, now time.Time,
+	lease Lease,
+) (Change, error) {
+	if in.action == ActionReject {
+		return Reject(w, prof, in.p, in.text, now, lease)
+	}
+
+	return Approve(w, prof, in.p, in.text, now, lease)
+}
+
+// deriveUnread derives the change without a read of the item, under
+// profiles.
+func (in intent) deriveUnread(itemID string, profiles []Profile,
+	now time.Time, lease Lease,
+) (Change, bool) {
+	if in.action == ActionReject {
+		return RejectUnread(itemID, profiles, in.p, in.text, now, lease)
+	}
+
+	return ApproveUnread(itemID, profiles, in.p, in.text, now, lease)
+}
+
+// act derives the change and has the store make it to the item as
+// stored, which other approvals may have moved on; only an edit of
+// the profile sends it back to read again. Then it advances a
+// decision, whether its own approval reached the threshold on the item
+// read or on one that moved on.
+//
+// It derives the change from the first of these that serves: the
+// item as the engine remembers it; without the item, the profiles it
+// remembers that list the approver; and a read of the item and its
+// profile. Where one fails the store's checks, the next one is tried.
+// A refusal comes from the store's checks of the item as stored, or
+// from the read, never from what the engine remembers alone.
+func (e *Engine) act(ctx context.Context, itemID string, in intent) (WorkItem, error) {
 	if err := checkID("work_item_id", itemID); err != nil {
 		return WorkItem{}, err
 	}
 
-	if err := ValidatePrincipal(p); err != nil {
+	if err := ValidatePrincipal(in.p); err != nil {
 		return WorkItem{}, err
 	}
 
 	inTx := e.advancesInTx()
 
-	item, done, err := e.actRemembered(ctx, itemID, derive, inTx)
+	item, done, err := e.actRemembered(ctx, itemID, in, inTx)
+	if !done {
+		item, done, err = e.actUnread(ctx, itemID, in, inTx)
+	}
 	if !done {
 		err = e.retry(ctx, func() error {
 			w, prof, err := e.load(ctx, itemID)
@@ -229,16 +264,13 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 				return err
 			}
 
-			c, err := derive(w, prof)
+			now := e.now()
+			c, err := in.derive(w, prof, now, e.leaseFrom(now))
 			if err != nil {
 				return err
 			}
 
-			if inTx {
-				c = AdvancedWithDecision(c)
-			}
-
-			item, err = e.store.Apply(ctx, c)
+			item, err = e.store.Apply(ctx, forStore(c, inTx))
 
 			return err
 		})
@@ -261,33 +293,67 @@ func (e *Engine) act(ctx context.Context, itemID string, p Principal,
 // the remembered profile, and the store checks the rest as it writes:
 // the status, the approvals made since, and the profile's version. It
 // reports done false when it cannot act so, or the memory proved out
-// of date, and the caller then reads the item. A derivation that fails
-// is left to the read too, so a refusal never rests on what may have
-// changed.
+// of date, and the caller then tries another way. A derivation that
+// fails is left to the read too.
 func (e *Engine) actRemembered(ctx context.Context, itemID string,
-	derive func(WorkItem, Profile) (Change, error), inTx bool,
+	in intent, inTx bool,
 ) (WorkItem, bool, error) {
 	w, prof, ok := e.memory.item(itemID)
 	if !ok {
 		return WorkItem{}, false, nil
 	}
 
-	c, err := derive(w, prof)
+	now := e.now()
+	c, err := in.derive(w, prof, now, e.leaseFrom(now))
 	if err != nil {
 		return WorkItem{}, false, nil //nolint:nilerr // the read refuses
 	}
 
-	if inTx {
-		c = AdvancedWithDecision(c)
-	}
-
-	item, err := e.store.Apply(ctx, c)
+	item, err := e.store.Apply(ctx, forStore(c, inTx))
 	if errors.Is(err, ErrConflict) {
 		e.memory.forgetProfile(prof.ID)
 		return WorkItem{}, false, nil
 	}
 
 	return item, true, err
+}
+
+// actUnread acts on a work item without reading it or remembering it,
+// under the remembered profiles that list the approver: the store
+// makes the change if the item's profile is one of them, at the
+// version remembered. It reports done false when no remembered
+// profile lists the approver, or the item's profile is not among them
+// as remembered, and the caller then reads the item.
+func (e *Engine) actUnread(ctx context.Context, itemID string,
+	in intent, inTx bool,
+) (WorkItem, bool, error) {
+	profiles := e.memory.profilesListing(in.p)
+	if len(profiles) == 0 {
+		return WorkItem{}, false, nil
+	}
+
+	now := e.now()
+	c, ok := in.deriveUnread(itemID, profiles, now, e.leaseFrom(now))
+	if !ok {
+		return WorkItem{}, false, nil
+	}
+
+	item, err := e.store.Apply(ctx, forStore(c, inTx))
+	if errors.Is(err, ErrConflict) {
+		return WorkItem{}, false, nil
+	}
+
+	return item, true, err
+}
+
+// forStore returns c as the engine hands it to the store: for a store
+// that advances in the write, marked advanced with its decision.
+func forStore(c Change, inTx bool) Change {
+	if inTx {
+		return AdvancedWithDecision(c)
+	}
+
+	return c
 }
 
 // load reads a work item with its profile. A decided item whose

@@ -182,8 +182,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 
 	rej := approval.Rejection{UserID: "u1", At: at}
 	c := approval.Change{
-		Action: approval.ActionReject, ProfileVersion: 1, Rejection: &rej,
+		Action: approval.ActionReject, Rejection: &rej,
 		Item: good, ReadVersion: 1,
+		Grants: []approval.Grant{{ProfileID: good.ProfileID, ProfileVersion: 1}},
 	}
 	decided, err := s.Apply(ctx, c)
 	require.NoError(t, err)

@@ -173,15 +173,20 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem
 			return err
 		}
 
+		// A decided item's profile may be gone; On then says the item
+		// is not Pending before it looks at the version.
+		var version int64
 		prof, err := getProfileTxn(txn, cur.profileID)
-		if err != nil || prof.Version != c.ProfileVersion {
-			return fmt.Errorf("profile %q changed: %w",
-				cur.profileID, approval.ErrConflict)
+		switch {
+		case err == nil:
+			version = prof.Version
+		case !errors.Is(err, approval.ErrNotFound):
+			return err
 		}
 
 		// Write transactions run one at a time, so the change is made
 		// to the item as stored, whichever version the caller read.
-		next, err := c.On(cur.item())
+		next, err := c.On(cur.item(), version)
 		if err != nil {
 			return err
 		}

@@ -55,11 +55,11 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		return s.applyInPlace(ctx, s.db, c)
 	}
 
-	// A rejection is one statement at the version read; when the item
-	// moved on, a transaction changes it as stored.
+	// A rejection derived from a read is one statement at the version
+	// read; when the item moved on, a transaction changes it as stored.
 	write := s.applyTx
-	if c.Approval == nil {
-		n, err := s.writeItem(ctx, s.writer(), c.Item, c.ReadVersion, c.ProfileVersion)
+	if profile, ok := readProfile(c); ok && c.Approval == nil {
+		n, err := s.writeItem(ctx, s.writer(), c.Item, c.ReadVersion, profile)
 		if err != nil || n > 0 {
 			return c.Item.Clone(), err
 		}
@@ -84,18 +84,25 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 		return s.applyInPlace(ctx, tx, c)
 	}
 
-	n, err := s.writeItem(ctx, tx, c.Item, c.ReadVersion, c.ProfileVersion)
-	if err != nil {
-		return approval.WorkItem{}, err
+	var n int64
+	if profile, ok := readProfile(c); ok {
+		var err error
+		n, err = s.writeItem(ctx, tx, c.Item, c.ReadVersion, profile)
+		if err != nil {
+			return approval.WorkItem{}, err
+		}
 	}
 
 	out := c.Item.Clone()
 	if n == 0 {
+		var err error
 		out, err = s.applyOnStored(ctx, tx, c)
 		if err != nil {
 			return approval.WorkItem{}, err
 		}
 	}
+
+	var err error
 
 	if a := c.Approval; a != nil {
 		_, err = tx.ExecContext(ctx, s.q.insertApproval,
@@ -106,15 +113,11 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 }
 
 // applyOnStored makes the change to the item as stored, which moved on
-// since the change was derived: it reads the item locked against
-// other writers until tx ends, derives the item after the change with
-// c.On, and writes that at the version it read. It leaves the
-// approval row to the caller.
-//
-// It refuses as the rules do, in their order: a decided item first,
-// then a change derived under a profile that has changed since, which
-// may no longer be the approver's to make, and only then an approval
-// the user made before.
+// since the change was derived, or was not read to derive it: it
+// reads the item locked against other writers until tx ends, derives
+// the item after the change with c.On, which refuses as the rules do,
+// and writes that at the version it read. It leaves the approval row
+// to the caller.
 func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	c approval.Change,
 ) (approval.WorkItem, error) {
@@ -140,19 +143,14 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 		return approval.WorkItem{}, err
 	}
 
-	if profile != c.ProfileVersion && stored.Status == approval.StatusPending {
-		return approval.WorkItem{}, fmt.Errorf("profile %q changed: %w",
-			stored.ProfileID, approval.ErrConflict)
-	}
-
-	next, err := c.On(stored)
+	next, err := c.On(stored, profile)
 	if err != nil {
 		return approval.WorkItem{}, err
 	}
 
 	// The item is locked and its profile version checked, so this
 	// cannot miss; if it did, nothing was written.
-	n, err := s.writeItem(ctx, tx, next, stored.Version, c.ProfileVersion)
+	n, err := s.writeItem(ctx, tx, next, stored.Version, profile)
 	switch {
 	case err != nil:
 		return approval.WorkItem{}, err
@@ -176,7 +174,8 @@ func (s *Store) approveBelow(ctx context.Context,
 	c approval.Change,
 ) (approval.WorkItem, bool, error) {
 	a := c.Approval
-	if a == nil || c.Item.Status != approval.StatusPending ||
+	profile, read := readProfile(c)
+	if a == nil || !read || c.Item.Status != approval.StatusPending ||
 		s.q.approveBelowInPlace == "" {
 		return approval.WorkItem{}, false, nil
 	}
@@ -188,7 +187,7 @@ func (s *Store) approveBelow(ctx context.Context,
 
 	var r itemRow
 	err = s.db.QueryRowContext(ctx, s.q.approveBelowInPlace,
-		c.Item.ID, c.ProfileVersion, added,
+		c.Item.ID, profile, added,
 		a.UserID, a.Comment, s.timeArg(a.At), pendingArg,
 	).Scan(s.pendingDest(&r)...)
 	switch {
@@ -225,23 +224,26 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 
 		query = s.q.approveInPlace
 		args = []any{
-			id, c.ProfileVersion, added,
+			id, grantProfiles(c), added,
 			a.UserID, a.Comment, s.timeArg(a.At),
 		}
 	case r != nil:
 		query = s.q.rejectInPlace
 		args = []any{
-			id, c.ProfileVersion,
+			id, grantProfiles(c),
 			r.UserID, r.Reason, s.timeArg(r.At),
 		}
 	default:
 		// A change with neither is malformed, as On says.
-		_, err := c.On(approval.WorkItem{Status: approval.StatusPending})
+		_, err := c.On(approval.WorkItem{Status: approval.StatusPending}, 0)
 		return approval.WorkItem{}, err
 	}
 
 	args = append(args, s.advanceArgs(c.DecisionAdvance())...)
-	args = append(args, pendingArg)
+	args = append(args, pendingArg, grantVersions(c))
+	if a := c.Approval; a != nil {
+		args = append(args, grantSelfApproval(c))
+	}
 
 	out, err := s.scanItem(ex.QueryRowContext(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -260,24 +262,74 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 const pendingArg = string(approval.StatusPending)
 
 // inPlaceMissed tells why an in-place change wrote nothing, from the
-// item as it is now: ErrNotFound, ErrNotPending, or ErrConflict
-// because the profile changed.
+// item as it is now, with the rules of c.On: ErrNotFound,
+// ErrNotPending, ErrConflict because the item's profile is not among
+// the change's grants at its version, or ErrSelfApproval.
 func (s *Store) inPlaceMissed(ctx context.Context, ex execer,
 	c approval.Change,
 ) error {
 	id := c.Item.ID
 
 	st, err := s.itemState(ctx, ex, id)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case st.status != approval.StatusPending:
-		return fmt.Errorf("work item %q is %s: %w",
-			id, st.status, approval.ErrNotPending)
 	}
 
-	return fmt.Errorf("profile %q changed: %w",
-		c.Item.ProfileID, approval.ErrConflict)
+	w := approval.WorkItem{
+		ID:          id,
+		ProfileID:   st.profileID,
+		Status:      st.status,
+		RequestedBy: st.requestedBy,
+	}
+	if _, err := c.On(w, st.profileVersion); err != nil {
+		return err
+	}
+
+	// What missed then holds no longer; the caller may try again.
+	return fmt.Errorf("work item %q moved on: %w", id, approval.ErrConflict)
+}
+
+// readProfile returns the version of the item's profile that a change
+// derived from a read of the item was authorized under, and false for
+// a change derived without a read, whose Item holds nothing to write.
+func readProfile(c approval.Change) (int64, bool) {
+	if c.ReadVersion == 0 {
+		return 0, false
+	}
+
+	g, ok := c.GrantFor(c.Item.ProfileID)
+
+	return g.ProfileVersion, ok
+}
+
+// grantProfiles, grantVersions and grantSelfApproval return the
+// fields of a change's grants as arrays, each in the order of the
+// grants.
+func grantProfiles(c approval.Change) []string {
+	out := make([]string, len(c.Grants))
+	for i, g := range c.Grants {
+		out[i] = g.ProfileID
+	}
+
+	return out
+}
+
+func grantVersions(c approval.Change) []int64 {
+	out := make([]int64, len(c.Grants))
+	for i, g := range c.Grants {
+		out[i] = g.ProfileVersion
+	}
+
+	return out
+}
+
+func grantSelfApproval(c approval.Change) []bool {
+	out := make([]bool, len(c.Grants))
+	for i, g := range c.Grants {
+		out[i] = g.AllowSelfApproval
+	}
+
+	return out
 }
 
 // applyError describes a failed Apply: a second approval by one user
@@ -335,9 +387,12 @@ func (s *Store) writeItem(ctx context.Context, ex execer, w approval.WorkItem,
 
 // itemStateRow is what classifies a write that changed no work item.
 type itemStateRow struct {
-	version int64
-	status  approval.Status
-	owner   string
+	version        int64
+	status         approval.Status
+	owner          string
+	profileID      string
+	profileVersion int64
+	requestedBy    string
 }
 
 func (s *Store) itemState(ctx context.Context, ex execer,
@@ -346,7 +401,8 @@ func (s *Store) itemState(ctx context.Context, ex execer,
 	var st itemStateRow
 
 	err := ex.QueryRowContext(ctx, s.q.itemState, id).
-		Scan(&st.version, &st.status, &st.owner)
+		Scan(&st.version, &st.status, &st.owner,
+			&st.profileID, &st.profileVersion, &st.requestedBy)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return st, fmt.Errorf("work item %q: %w", id, approval.ErrNotFound)

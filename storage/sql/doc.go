@@ -45,35 +45,40 @@
 //
 // # Round trips
 //
-// An approval through [approval.Engine] reads the item and its
-// profile in one statement, then writes:
+// An approval through [approval.Engine] needs no read before its write
+// when the engine remembers the work item, or a profile that lists the
+// approver (see [approval.Config.Remember]), as it does once it has
+// seen any item of that profile. The write is then:
 //
 //   - PostgreSQL: one statement in autocommit, which makes the change
-//     to the item row as it finds it once locked, if the item still
-//     carries the profile version the change was derived under, and
-//     inserts the approval row: 2 round trips. Approvals racing on one
-//     item wait for its row in turn and all count; none is sent back
-//     to read. An approval that leaves the item Pending, as derived,
-//     runs a narrower statement, which writes only the approvals and
-//     the version, and only if the item stays Pending; the rare one
-//     that finds it would decide the item after all takes the full
-//     statement next, one round trip more.
-//   - MySQL: a transaction of two statements, the update at the
-//     versions read and the approval row: BEGIN, 2 statements and COMMIT, 5 round
-//     trips in all with interpolateParams=true. A rejection is one
-//     statement. When another change came first, the transaction
-//     reads the item FOR UPDATE and makes the change to it: 2 more.
+//     to the item row as it finds it once locked, if the item's
+//     profile is among the change's grants at the version the item
+//     carries, and inserts the approval row: 1 round trip. Approvals
+//     racing on one item wait for its row in turn and all count; none
+//     is sent back to read. A change derived without a read of the
+//     item also finds the requester on the row, and writes nothing
+//     when the approver requested the item and the grant does not
+//     allow that. An approval of a remembered item that leaves it
+//     Pending, as derived, runs a narrower statement, which writes
+//     only the approvals and the version, and only if the item stays
+//     Pending; the rare one that finds it would decide the item after
+//     all takes the full statement next, one round trip more.
+//   - MySQL: for a remembered item, a transaction of two statements,
+//     the update at the versions remembered and the approval row:
+//     BEGIN, 2 statements and COMMIT, 4 round trips with
+//     interpolateParams=true. A rejection is one statement. When
+//     another change came first, or the item was not read, the
+//     transaction reads the item FOR UPDATE and makes the change to
+//     it: 5 round trips for an item not read, 6 for one that moved
+//     on.
 //   - SQLite: BEGIN IMMEDIATE, the same statements, COMMIT.
 //
-// An engine that remembers the item from an earlier read or write
-// (see [approval.Config.Remember]) skips its read. On PostgreSQL the
-// approval is then the one statement: 1 round trip. On MySQL and
-// SQLite the transaction writes at the version remembered: 4 round
-// trips, or 6 when the item moved on since.
+// An engine that remembers neither reads the item and its profile in
+// one statement first: one round trip more.
 //
 // A decision takes one more statement once the engine's advancer has
-// returned, to record the advance: 3 round trips in all on
-// PostgreSQL and 6 on MySQL. On PostgreSQL that record commits
+// returned, to record the advance: 2 round trips in all on
+// PostgreSQL and 5 or 6 on MySQL. On PostgreSQL that record commits
 // without waiting for the disk, which saves about half its time: lost
 // in a crash of the server, it leaves the item due under the engine's
 // lease, and the item is advanced again once the lease runs out, as
@@ -84,14 +89,16 @@
 //
 // With a [Config.TxAdvancer] every change that may decide the item
 // runs in a transaction, which BEGIN and COMMIT bound, and the advance
-// is part of it when the change decides: 4 round trips on PostgreSQL,
-// 5 on MySQL, plus the host's own statements. On PostgreSQL an
-// approval that leaves the item Pending runs the narrower statement
-// above in autocommit first, as without a TxAdvancer: 1 round trip
-// for a remembered item, where the transaction took 3.
+// is part of it when the change decides: 3 round trips on PostgreSQL,
+// 4 to 6 on MySQL, plus the host's own statements. On PostgreSQL an
+// approval of a remembered item that leaves it Pending runs the
+// narrower statement above in autocommit first, as without a
+// TxAdvancer: 1 round trip, where the transaction took 3.
 //
-// When a change writes nothing, because the item is decided or gone
-// or its profile changed, one more read tells which.
+// When a change writes nothing, because the item is decided or gone,
+// its profile is not among the change's grants at its version, or
+// the approver may not approve their own request, one more read
+// tells which.
 //
 // Other operations: get, get with profile, list, update advance and
 // claim are one statement each (claim is a transaction of two on

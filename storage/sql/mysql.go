@@ -56,7 +56,8 @@ var mysqlQueries = queries{
 		FROM {p}work_items w WHERE w.id = ?
 		FOR UPDATE`,
 
-	itemState: `SELECT version, status, lease_owner
+	itemState: `SELECT version, status, lease_owner,
+			profile_id, profile_version, requested_by
 		FROM {p}work_items WHERE id = ?`,
 
 	pendingOfResource: `SELECT id FROM {p}work_items

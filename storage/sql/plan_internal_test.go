@@ -180,15 +180,15 @@ func TestPostgresGenericPlansOfChanges(t *testing.T) {
 		args []any
 	}{
 		{"Approve", s.q.approveInPlace, append(append([]any{
-			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
-		}, advance...), pendingArg)},
+			"00000010", "{p}", `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
+		}, advance...), pendingArg, "{1}", "{f}")},
 		{"ApproveBelow", s.q.approveBelowInPlace, []any{
 			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
 			pendingArg,
 		}},
 		{"Reject", s.q.rejectInPlace, append(append([]any{
-			"00000010", 1, "u", "", at,
-		}, advance...), pendingArg)},
+			"00000010", "{p}", "u", "", at,
+		}, advance...), pendingArg, "{1}")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ var postgresQueries = queries{
 		LEFT JOIN {p}profiles p ON p.id = w.profile_id
 		WHERE w.id = $1`,
 
-	itemState: `SELECT version, status, lease_owner
+	itemState: `SELECT version, status, lease_owner,
+			profile_id, profile_version, requested_by
 		FROM {p}work_items WHERE id = $1`,
 
 	pendingOfResource: `SELECT id FROM {p}work_items
@@ -87,7 +88,8 @@ var postgresQueries = queries{
 				),
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $14
-			AND w.profile_version = $2
+			AND ` + postgresGranted("$15") + `
+			AND (w.requested_by <> $4 OR ` + postgresSelfApproval + `)
 			RETURNING ` + itemColsW + `
 		), added AS (
 			INSERT INTO {p}approvals
@@ -126,7 +128,7 @@ var postgresQueries = queries{
 				lease_until = $11, advanced_at = $12,
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $13
-			AND w.profile_version = $2
+			AND ` + postgresGranted("$14") + `
 			RETURNING ` + itemColsW + `
 		)
 		SELECT ` + itemCols + ` FROM item`,
@@ -183,6 +185,20 @@ const postgresAppend = `CASE WHEN w.approvals IN ('null', '[]')
 					THEN $3::text
 					ELSE left(w.approvals, -1) || ',' || substr($3::text, 2)
 				END`
+
+// postgresGranted holds when the work item w's profile is among the
+// change's grants at the version w carries: $2 lists the granted
+// profiles, and versions names the array of their versions, in the
+// same order. A profile not among them finds no version.
+func postgresGranted(versions string) string {
+	return `w.profile_version = (` + versions + `::bigint[])[
+				array_position($2::text[], w.profile_id::text)]`
+}
+
+// postgresSelfApproval holds when the grant of w's profile lets the
+// requester approve: $16 lists whether each grant does.
+const postgresSelfApproval = `($16::boolean[])[
+				array_position($2::text[], w.profile_id::text)]`
 
 // postgresCount is the number of approvals of the work item w. The
 // stored list is encoding/json's compact output (see encodeApprovals),

@@ -56,7 +56,8 @@ type queries struct {
 	getItemAndProfile string
 
 	// itemState reads what classifies a failed write: version,
-	// status and lease owner; id.
+	// status, lease owner, profile id, the profile version the item
+	// carries, and the requester; id.
 	itemState string
 
 	// pendingOfResource finds the Pending work item of a resource:
@@ -83,23 +84,31 @@ type queries struct {
 
 	// approveInPlace, where the dialect has it, adds an approval to
 	// the work item as it finds it once locked, deciding the item when
-	// it reaches the threshold, if the item is Pending and its profile
-	// at a version; it also inserts the approval row, and returns the
-	// item written: id, profile version, the approval as a JSON list
-	// of one, its user, comment and time, advanceArgs of the advance
-	// a decision gets, then the status Pending (see pendingArg).
+	// it reaches the threshold, if the item is Pending, its profile
+	// among the change's grants at the version the item carries, and
+	// the grant lets the requester approve if the approver is the
+	// requester; it also inserts the approval row, and returns the
+	// item written: id, the granted profiles, the approval as a JSON
+	// list of one, its user, comment and time, advanceArgs of the
+	// advance a decision gets, the status Pending (see pendingArg),
+	// the grants' versions, and whether each lets the requester
+	// approve.
 	approveInPlace string
 
 	// approveBelowInPlace is approveInPlace that writes nothing when
-	// the approval would reach the threshold: an approval that leaves
-	// the item Pending needs no transaction, even where decisions
-	// advance in one (see applyAdvancing). Empty where the dialect
-	// has no approveInPlace.
+	// the approval would reach the threshold, for an approval derived
+	// from a read as one that leaves the item Pending: such an
+	// approval needs no transaction, even where decisions advance in
+	// one (see applyAdvancing). Its item was read, so it checks the
+	// one profile version it was derived under: id, profile version,
+	// the approval as a JSON list of one, its user, comment and time,
+	// then the status Pending. Empty where the dialect has no
+	// approveInPlace.
 	approveBelowInPlace string
 
-	// rejectInPlace is approveInPlace for a rejection: id, profile
-	// version, user, reason, time, advanceArgs, then the status
-	// Pending.
+	// rejectInPlace is approveInPlace for a rejection: id, the granted
+	// profiles, user, reason, time, advanceArgs, the status Pending,
+	// then the grants' versions.
 	rejectInPlace string
 
 	// claimAdvances, where the dialect has it, leases due items in

@@ -54,7 +54,8 @@ var sqliteQueries = queries{
 	lockItem: `SELECT ` + itemColsW + `, w.profile_version
 		FROM {p}work_items w WHERE w.id = ?`,
 
-	itemState: `SELECT version, status, lease_owner
+	itemState: `SELECT version, status, lease_owner,
+			profile_id, profile_version, requested_by
 		FROM {p}work_items WHERE id = ?`,
 
 	pendingOfResource: `SELECT id FROM {p}work_items

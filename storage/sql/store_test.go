@@ -80,9 +80,12 @@ func TestTextsAndTimesRoundTrip(t *testing.T) {
 		// microsecond of a far year.
 		at := time.Date(2099, 12, 31, 23, 59, 59, 999999000, time.UTC)
 		c := approval.Change{
-			Action:         approval.ActionApprove,
-			ReadVersion:    w.Version,
-			ProfileVersion: p.Version,
+			Action:      approval.ActionApprove,
+			ReadVersion: w.Version,
+			Grants: []approval.Grant{{
+				ProfileID: p.ID, ProfileVersion: p.Version,
+				AllowSelfApproval: p.AllowSelfApproval,
+			}},
 			Approval: &approval.Approval{
 				UserID:  "approver-\u00e9",
 				Comment: strings.Repeat("\u00e9", approval.MaxTextLen/2),
@@ -90,7 +93,7 @@ func TestTextsAndTimesRoundTrip(t *testing.T) {
 			},
 			Lease: approval.Lease{Owner: "engine", Until: at.Add(time.Minute)},
 		}
-		next, err := c.On(w)
+		next, err := c.On(w, p.Version)
 		require.NoError(t, err)
 		c.Item = next
 

@@ -179,11 +179,11 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		next.Approvals = append(next.Approvals, a)
 		next.Version++
 		_, err := b.store.Apply(t.Context(), approval.Change{
-			Action:         approval.ActionApprove,
-			Item:           next,
-			ReadVersion:    cur.Version,
-			ProfileVersion: p.Version,
-			Approval:       &a,
+			Action:      approval.ActionApprove,
+			Item:        next,
+			ReadVersion: cur.Version,
+			Grants:      []approval.Grant{{ProfileID: p.ID, ProfileVersion: p.Version}},
+			Approval:    &a,
 		})
 		require.ErrorIs(t, err, approval.ErrAlreadyApproved)
 		require.Equal(t, cur, b.get(t, cur.ID))
@@ -210,11 +210,11 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		for _, read := range []int64{cur.Version - 1, cur.Version} {
 			a := approval.Approval{UserID: "alice", At: epoch}
 			_, err = b.store.Apply(ctx, approval.Change{
-				Action:         approval.ActionApprove,
-				Item:           cur,
-				ReadVersion:    read,
-				ProfileVersion: p.Version,
-				Approval:       &a,
+				Action:      approval.ActionApprove,
+				Item:        cur,
+				ReadVersion: read,
+				Grants:      []approval.Grant{{ProfileID: p.ID, ProfileVersion: p.Version}},
+				Approval:    &a,
 			})
 			require.ErrorIs(t, err, approval.ErrConflict, "read version %d", read)
 			require.Equal(t, cur, b.get(t, cur.ID))

@@ -11,7 +11,8 @@
 // The suite drives the store through an [approval.Engine], as a host
 // would, and through the store's own methods where the contract binds
 // the store alone. It covers every rule of the domain, pagination and
-// filters, the approver inbox, version conflicts, advance leases, a
+// filters, the approver inbox, version conflicts, changes derived
+// without a read of the work item, advance leases, a
 // concurrency test, a property-based state-machine test written with
 // pgregory.net/rapid against a plain model of the rules, fault tests
 // (an instance crashing between decision and advance, a final approval
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Listing", testListing},
 		{"Inbox", testInbox},
 		{"StoreContract", testStoreContract},
+		{"Unread", testUnread},
 		{"Concurrency", testConcurrency},
 		{"StateMachine", testStateMachine},
 		{"Faults", testFaults},
