@@ -98,8 +98,9 @@ func noopTxAdvance(context.Context, *sql.Tx, approval.WorkItem) error { return n
 
 // newLib returns the library on a new pool of d with at most conns
 // connections. With inTx, the store advances decisions in their own
-// transaction, with an advancer that has nothing to do.
-func newLib(b *testing.B, d benchDB, conns int, inTx bool) *libSubject {
+// transaction, with an advancer that has nothing to do; with forget,
+// the engine remembers nothing.
+func newLib(b *testing.B, d benchDB, conns int, inTx, forget bool) *libSubject {
 	b.Helper()
 
 	l := &libSubject{d: d, db: d.open(b, conns)}
@@ -121,7 +122,12 @@ func newLib(b *testing.B, d benchDB, conns int, inTx bool) *libSubject {
 	}
 	b.Cleanup(l.close)
 
-	l.engine, err = approval.NewEngine(l.store, approval.AdvancerFunc(noopAdvance), nil)
+	var ecfg approval.Config
+	if forget {
+		ecfg.Remember = -1
+	}
+
+	l.engine, err = approval.NewEngine(l.store, approval.AdvancerFunc(noopAdvance), &ecfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // and "bare", the least work the same database needs for the same
 // effect with the same durability (see bare). Decisions also run
 // "bare-marked", the floor of an advance recorded after the decision
-// commits, and approvals of items the engine has not seen run
+// commits, and approvals by an engine that remembers nothing run
 // "bare-read", the floor of an approval that reads the item first.
 // Compare them within one run, never across runs.
 //
@@ -27,6 +27,9 @@ type benchVariant struct {
 	inTx   bool
 	marked bool
 	read   bool
+
+	// forget turns the engine's memory off.
+	forget bool
 }
 
 // sides says which variants a comparison runs.
@@ -44,9 +47,10 @@ const (
 	// decision in its transaction, and the baseline.
 	txAdvanced
 
-	// unseen also runs the baseline that reads each item before it
-	// approves it.
-	unseen
+	// unremembered runs the library with an engine that remembers
+	// nothing, the baseline, and the baseline that reads each item
+	// before it approves it.
+	unremembered
 )
 
 // open returns the variant's subject on a new pool of d with at most
@@ -55,7 +59,7 @@ func (v benchVariant) open(b *testing.B, d benchDB, conns int) subject {
 	b.Helper()
 
 	if v.lib {
-		return newLib(b, d, conns, v.inTx)
+		return newLib(b, d, conns, v.inTx, v.forget)
 	}
 
 	return newBare(b, d, conns, v)
@@ -71,13 +75,16 @@ func compareVariants(b *testing.B, d benchDB, conns int, which sides,
 	b.Helper()
 
 	vs := []benchVariant{
-		{name: "library", lib: true, inTx: which == txAdvanced},
+		{
+			name: "library", lib: true,
+			inTx: which == txAdvanced, forget: which == unremembered,
+		},
 		{name: "bare"},
 	}
 	switch which {
 	case decision:
 		vs = append(vs, benchVariant{name: "bare-marked", marked: true})
-	case unseen:
+	case unremembered:
 		vs = append(vs, benchVariant{name: "bare-read", read: true})
 	}
 
@@ -190,8 +197,15 @@ func BenchmarkApprove(b *testing.B) {
 	forEachDB(b, func(b *testing.B, d benchDB) {
 		b.Helper()
 
+		// Items the engine has not seen, of a profile it knows.
 		b.Run("BelowThreshold", func(b *testing.B) {
-			benchApprove(b, d, unseen, 1, false)
+			benchApprove(b, d, plain, 1, false)
+
+			// The same by an engine that remembers nothing, and so
+			// reads each item first.
+			b.Run("Unremembered", func(b *testing.B) {
+				benchApprove(b, d, unremembered, 1, false)
+			})
 		})
 
 		b.Run("ReachingThreshold", func(b *testing.B) {
