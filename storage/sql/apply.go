@@ -206,6 +206,10 @@ func (s *Store) approveBelow(ctx context.Context,
 // waits for its lock, and writes what c.On would derive from it,
 // returning the row written. An approval that is not the user's first
 // fails on the primary key of the approvals table.
+//
+// The statement returns the columns a Pending item fills, and the
+// status: what else a decision writes comes from c, as the statement
+// wrote it (see decidedBy).
 func (s *Store) applyInPlace(ctx context.Context, ex execer,
 	c approval.Change,
 ) (approval.WorkItem, error) {
@@ -245,12 +249,39 @@ func (s *Store) applyInPlace(ctx context.Context, ex execer,
 		args = append(args, grantSelfApproval(c))
 	}
 
-	out, err := s.scanItem(ex.QueryRowContext(ctx, query, args...))
-	if errors.Is(err, sql.ErrNoRows) {
+	var r itemRow
+	err := ex.QueryRowContext(ctx, query, args...).Scan(s.pendingDest(&r)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return approval.WorkItem{}, s.inPlaceMissed(ctx, ex, c)
+	case err != nil:
+		return approval.WorkItem{}, err
 	}
 
-	return out, err
+	out, err := r.item()
+	if err != nil {
+		return approval.WorkItem{}, err
+	}
+
+	return decidedBy(c, out), nil
+}
+
+// decidedBy completes w, read back with the columns of a Pending item
+// after c was written in place, with what the write set when c
+// decided it: the decision time, the advance and the rejection.
+func decidedBy(c approval.Change, w approval.WorkItem) approval.WorkItem {
+	if !w.Status.Decided() {
+		return w
+	}
+
+	w.DecidedAt = c.At()
+	w.Advance = c.DecisionAdvance()
+	if r := c.Rejection; r != nil {
+		rej := *r
+		w.Rejection = &rej
+	}
+
+	return w
 }
 
 // pendingArg is the status Pending, bound as an argument of the

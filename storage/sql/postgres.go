@@ -90,13 +90,13 @@ var postgresQueries = queries{
 			WHERE w.id = $1 AND w.status = $14
 			AND ` + postgresGranted("$15") + `
 			AND (w.requested_by <> $4 OR ` + postgresSelfApproval + `)
-			RETURNING ` + itemColsW + `
+			RETURNING ` + pendingColsW + `
 		), added AS (
 			INSERT INTO {p}approvals
 				(work_item_id, user_id, comment, approved_at)
 			SELECT id, $4, $5, $6 FROM item
 		)
-		SELECT ` + itemCols + ` FROM item`,
+		SELECT ` + pendingCols + ` FROM item`,
 
 	// An approval derived as one that leaves the item Pending tries
 	// this first: it writes only the approvals and the version, and
@@ -129,9 +129,9 @@ var postgresQueries = queries{
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $13
 			AND ` + postgresGranted("$14") + `
-			RETURNING ` + itemColsW + `
+			RETURNING ` + pendingColsW + `
 		)
-		SELECT ` + itemCols + ` FROM item`,
+		SELECT ` + pendingCols + ` FROM item`,
 
 	// SKIP LOCKED passes over items another claim is leasing right
 	// now; its commit then shows them leased. The state is held by a

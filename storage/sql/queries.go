@@ -88,11 +88,11 @@ type queries struct {
 	// among the change's grants at the version the item carries, and
 	// the grant lets the requester approve if the approver is the
 	// requester; it also inserts the approval row, and returns the
-	// item written: id, the granted profiles, the approval as a JSON
-	// list of one, its user, comment and time, advanceArgs of the
-	// advance a decision gets, the status Pending (see pendingArg),
-	// the grants' versions, and whether each lets the requester
-	// approve.
+	// pendingCols of the item written: id, the granted profiles, the
+	// approval as a JSON list of one, its user, comment and time,
+	// advanceArgs of the advance a decision gets, the status Pending
+	// (see pendingArg), the grants' versions, and whether each lets
+	// the requester approve.
 	approveInPlace string
 
 	// approveBelowInPlace is approveInPlace that writes nothing when
