@@ -11,12 +11,18 @@ func TestMemoryFindsProfilesByApprover(t *testing.T) {
 	t.Parallel()
 
 	m := newMemory(100)
-	byUser := Profile{ID: "p1", Version: 1,
-		Approvers: Approvers{Users: []string{"alice", "alice"}}}
-	byGroup := Profile{ID: "p2", Version: 1,
-		Approvers: Approvers{Groups: []string{"auditors"}}}
-	byRole := Profile{ID: "p3", Version: 1,
-		Approvers: Approvers{Users: []string{"alice"}, Roles: []string{"ca-admin"}}}
+	byUser := Profile{
+		ID: "p1", Version: 1,
+		Approvers: Approvers{Users: []string{"alice", "alice"}},
+	}
+	byGroup := Profile{
+		ID: "p2", Version: 1,
+		Approvers: Approvers{Groups: []string{"auditors"}},
+	}
+	byRole := Profile{
+		ID: "p3", Version: 1,
+		Approvers: Approvers{Users: []string{"alice"}, Roles: []string{"ca-admin"}},
+	}
 	m.rememberProfiles(byUser, byGroup, byRole)
 
 	ids := func(p Principal) []string {
@@ -29,8 +35,9 @@ func TestMemoryFindsProfilesByApprover(t *testing.T) {
 	}
 
 	require.Equal(t, []string{"p1", "p3"}, ids(Principal{UserID: "alice"}))
-	require.Equal(t, []string{"p2", "p3"}, ids(Principal{UserID: "bob",
-		Groups: []string{"auditors"}, Roles: []string{"ca-admin"}}))
+	require.Equal(t, []string{"p2", "p3"}, ids(Principal{
+		UserID: "bob", Groups: []string{"auditors"}, Roles: []string{"ca-admin"},
+	}))
 	require.Empty(t, ids(Principal{UserID: "auditors"}))
 
 	// A newer version replaces what the older one listed.
@@ -52,8 +59,10 @@ func TestMemoryListsAtMostMaxListing(t *testing.T) {
 	m := newMemory(2 * maxListing)
 	admin := Principal{UserID: "u", Roles: []string{"admin"}}
 	for i := range maxListing + 1 {
-		m.rememberProfiles(Profile{ID: fmt.Sprintf("p%d", i), Version: 1,
-			Approvers: Approvers{Roles: []string{"admin"}}})
+		m.rememberProfiles(Profile{
+			ID: fmt.Sprintf("p%d", i), Version: 1,
+			Approvers: Approvers{Roles: []string{"admin"}},
+		})
 
 		want := i + 1
 		if want > maxListing {
