@@ -159,7 +159,7 @@ func (e *Engine) ListWorkItems(ctx context.Context, f WorkItemFilter,
 	}
 
 	for i := range items {
-		items[i] = normalizeItem(items[i])
+		items[i].Approvals = nilIfEmpty(items[i].Approvals)
 	}
 	e.memory.rememberItems(items...)
 
