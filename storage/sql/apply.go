@@ -47,9 +47,16 @@ func (s *Store) Apply(ctx context.Context, c approval.Change) (approval.WorkItem
 // apply runs one attempt of Apply.
 func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	if s.q.approveInPlace != "" {
-		out, ok, err := s.approveBelow(ctx, c)
-		if ok || err != nil {
-			return out, err
+		// An approval derived from a read as one that leaves the item
+		// Pending tries the narrower statement first. One derived
+		// without a read may decide the item as well as not, and takes
+		// the full statement at once: a decision then takes its one
+		// write.
+		if _, read := readProfile(c); read && c.Item.Status == approval.StatusPending {
+			out, ok, err := s.approveBelow(ctx, c)
+			if ok || err != nil {
+				return out, err
+			}
 		}
 
 		return s.applyInPlace(ctx, s.db, c)
@@ -162,21 +169,19 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	return next, nil
 }
 
-// approveBelow makes an approval that leaves the item Pending, as
-// derived, in one statement in autocommit that writes only if the item
-// stays Pending on the row as locked. It reports false, having written
-// nothing, for a change of any other kind, where the dialect has no
-// such statement, and when the statement found nothing to write: the
-// item is decided or gone, its profile changed, or the approval would
-// decide it after all. The caller then makes the change as it would
-// have without it.
+// approveBelow makes an approval in one statement in autocommit that
+// writes only if the item stays Pending on the row as locked. It
+// reports false, having written nothing, for a rejection, where the
+// dialect has no such statement, and when the statement found nothing
+// to write: the item is decided or gone, its profile not granted as
+// the change says, the approver its requester, or the approval would
+// decide it. The caller then makes the change as it would have without
+// it.
 func (s *Store) approveBelow(ctx context.Context,
 	c approval.Change,
 ) (approval.WorkItem, bool, error) {
 	a := c.Approval
-	profile, read := readProfile(c)
-	if a == nil || !read || c.Item.Status != approval.StatusPending ||
-		s.q.approveBelowInPlace == "" {
+	if a == nil || s.q.approveBelowInPlace == "" {
 		return approval.WorkItem{}, false, nil
 	}
 
@@ -187,8 +192,9 @@ func (s *Store) approveBelow(ctx context.Context,
 
 	var r itemRow
 	err = s.db.QueryRowContext(ctx, s.q.approveBelowInPlace,
-		c.Item.ID, profile, added,
+		c.Item.ID, grantProfiles(c), added,
 		a.UserID, a.Comment, s.timeArg(a.At), pendingArg,
+		grantVersions(c), grantSelfApproval(c),
 	).Scan(s.pendingDest(&r)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

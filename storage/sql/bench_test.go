@@ -206,6 +206,12 @@ func BenchmarkApprove(b *testing.B) {
 			b.Run("Unremembered", func(b *testing.B) {
 				benchApprove(b, d, unremembered, 1, false)
 			})
+
+			// The same on a store that advances decisions in their
+			// transaction.
+			b.Run("TxAdvancer", func(b *testing.B) {
+				benchApprove(b, d, txAdvanced, 1, false)
+			})
 		})
 
 		b.Run("ReachingThreshold", func(b *testing.B) {

@@ -91,9 +91,11 @@
 // runs in a transaction, which BEGIN and COMMIT bound, and the advance
 // is part of it when the change decides: 3 round trips on PostgreSQL,
 // 4 to 6 on MySQL, plus the host's own statements. On PostgreSQL an
-// approval of a remembered item that leaves it Pending runs the
-// narrower statement above in autocommit first, as without a
-// TxAdvancer: 1 round trip, where the transaction took 3.
+// approval runs the narrower statement above in autocommit first,
+// unless it was derived from a read as one that decides: 1 round trip
+// when it leaves the item Pending, where the transaction took 3, and
+// one more than the transaction's when an approval derived without a
+// read turns out to decide.
 //
 // When a change writes nothing, because the item is decided or gone,
 // its profile is not among the change's grants at its version, or

@@ -183,8 +183,8 @@ func TestPostgresGenericPlansOfChanges(t *testing.T) {
 			"00000010", "{p}", `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
 		}, advance...), pendingArg, "{1}", "{f}")},
 		{"ApproveBelow", s.q.approveBelowInPlace, []any{
-			"00000010", 1, `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
-			pendingArg,
+			"00000010", "{p}", `[{"user_id":"u","comment":"","at":0}]`, "u", "", at,
+			pendingArg, "{1}", "{f}",
 		}},
 		{"Reject", s.q.rejectInPlace, append(append([]any{
 			"00000010", "{p}", "u", "", at,

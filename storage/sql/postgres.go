@@ -89,7 +89,7 @@ var postgresQueries = queries{
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $14
 			AND ` + postgresGranted("$15") + `
-			AND (w.requested_by <> $4 OR ` + postgresSelfApproval + `)
+			AND (w.requested_by <> $4 OR ` + postgresSelfApproval("$16") + `)
 			RETURNING ` + pendingColsW + `
 		), added AS (
 			INSERT INTO {p}approvals
@@ -98,8 +98,8 @@ var postgresQueries = queries{
 		)
 		SELECT ` + pendingCols + ` FROM item`,
 
-	// An approval derived as one that leaves the item Pending tries
-	// this first: it writes only the approvals and the version, and
+	// An approval expected to leave the item Pending tries this
+	// first: it writes only the approvals and the version, and
 	// returns the columns a Pending item fills. It writes nothing
 	// when, on the row as locked, the approval would reach the
 	// threshold after all.
@@ -108,7 +108,8 @@ var postgresQueries = queries{
 				approvals = ` + postgresAppend + `,
 				version = w.version + 1
 			WHERE w.id = $1 AND w.status = $7
-			AND w.profile_version = $2
+			AND ` + postgresGranted("$8") + `
+			AND (w.requested_by <> $4 OR ` + postgresSelfApproval("$9") + `)
 			AND ` + postgresCount + ` + 1 < w.required_approvals
 			RETURNING ` + pendingColsW + `
 		), added AS (
@@ -196,9 +197,12 @@ func postgresGranted(versions string) string {
 }
 
 // postgresSelfApproval holds when the grant of w's profile lets the
-// requester approve: $16 lists whether each grant does.
-const postgresSelfApproval = `($16::boolean[])[
+// requester approve: selves names the array that says whether each
+// grant does.
+func postgresSelfApproval(selves string) string {
+	return `(` + selves + `::boolean[])[
 				array_position($2::text[], w.profile_id::text)]`
+}
 
 // postgresCount is the number of approvals of the work item w. The
 // stored list is encoding/json's compact output (see encodeApprovals),

@@ -96,14 +96,14 @@ type queries struct {
 	approveInPlace string
 
 	// approveBelowInPlace is approveInPlace that writes nothing when
-	// the approval would reach the threshold, for an approval derived
-	// from a read as one that leaves the item Pending: such an
-	// approval needs no transaction, even where decisions advance in
-	// one (see applyAdvancing). Its item was read, so it checks the
-	// one profile version it was derived under: id, profile version,
-	// the approval as a JSON list of one, its user, comment and time,
-	// then the status Pending. Empty where the dialect has no
-	// approveInPlace.
+	// the approval would reach the threshold, for an approval expected
+	// to leave the item Pending: such an approval needs no
+	// transaction, even where decisions advance in one (see
+	// applyAdvancing). It writes only the approvals and the version:
+	// id, the granted profiles, the approval as a JSON list of one,
+	// its user, comment and time, the status Pending, the grants'
+	// versions, and whether each lets the requester approve. Empty
+	// where the dialect has no approveInPlace.
 	approveBelowInPlace string
 
 	// rejectInPlace is approveInPlace for a rejection: id, the granted

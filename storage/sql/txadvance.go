@@ -66,21 +66,26 @@ func (e *txAdvanceError) Unwrap() error {
 // happen on an item that moved on since the change was derived. The
 // change is marked advanced at its decision whatever the caller
 // marked, so that no dispatcher advances it a second time. On
-// PostgreSQL an approval derived as one that leaves the item Pending
-// is first tried as one statement that writes only if it does, which
-// needs no transaction.
+// PostgreSQL an approval derived without a read, or from one as an
+// approval that leaves the item Pending, is first tried as one
+// statement that writes only if it does, which needs no transaction.
 func (s *Store) applyAdvancing(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	c = approval.AdvancedWithDecision(c)
 
+	_, read := readProfile(c)
+	below := !read || c.Item.Status == approval.StatusPending
+
 	var out approval.WorkItem
 	err := s.retry(ctx, "apply and advance", func() error {
-		var (
-			ok  bool
-			err error
-		)
-		out, ok, err = s.approveBelow(ctx, c)
-		if ok || err != nil {
-			return err
+		if below {
+			var (
+				ok  bool
+				err error
+			)
+			out, ok, err = s.approveBelow(ctx, c)
+			if ok || err != nil {
+				return err
+			}
 		}
 
 		return s.inSQLTx(ctx, func(tx *sql.Tx) error {

@@ -220,7 +220,55 @@ func TestTxAdvancer(t *testing.T) {
 			t.Parallel()
 			testTxAdvanceStaleDecision(t, b)
 		})
+
+		t.Run("UnreadApprovalsAdvanceWhenTheyDecide", func(t *testing.T) {
+			t.Parallel()
+			testTxAdvanceUnread(t, b)
+		})
 	})
+}
+
+// testTxAdvanceUnread applies approvals derived without a read of the
+// item: the one that leaves it Pending advances nothing, and the one
+// that decides it advances it in its transaction.
+func testTxAdvanceUnread(t *testing.T, b backend) {
+	t.Helper()
+
+	ctx := t.Context()
+	tb := newTxBundle(t, b)
+	p := tb.profile(t, 2, "alice", "bob")
+	w := tb.item(t, p, "ir-1")
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	lease := approval.Lease{Owner: "engine-a", Until: now.Add(time.Minute)}
+	approve := func(user string) approval.WorkItem {
+		c, ok := approval.ApproveUnread(w.ID, []approval.Profile{p},
+			approval.Principal{UserID: user}, "", now, lease)
+		require.True(t, ok)
+
+		got, err := tb.store.Apply(ctx, c)
+		require.NoError(t, err)
+
+		stored, err := tb.store.GetWorkItem(ctx, w.ID)
+		require.NoError(t, err)
+		require.Equal(t, got, stored)
+
+		return got
+	}
+
+	got := approve("alice")
+	require.Equal(t, approval.StatusPending, got.Status)
+	require.Zero(t, tb.calls.Load())
+
+	got = approve("bob")
+	require.Equal(t, approval.StatusApproved, got.Status)
+	require.Equal(t, approval.Advance{
+		State: approval.AdvanceDone, Attempts: 1, AdvancedAt: now,
+	}, got.Advance)
+	require.EqualValues(t, 1, tb.calls.Load())
+	require.Equal(t, map[string][]approval.Status{
+		w.ID: {approval.StatusApproved},
+	}, tb.gated.outcomes(ctx, t, tb.db))
 }
 
 // testTxAdvanceStaleDecision applies an approval derived as one that
