@@ -52,7 +52,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		// without a read may decide the item as well as not, and takes
 		// the full statement at once: a decision then takes its one
 		// write.
-		if _, read := readProfile(c); read && c.Item.Status == approval.StatusPending {
+		if derivedPending(c) {
 			out, ok, err := s.approveBelow(ctx, c)
 			if ok || err != nil {
 				return out, err
@@ -65,7 +65,7 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 	// A rejection derived from a read is one statement at the version
 	// read; when the item moved on, a transaction changes it as stored.
 	write := s.applyTx
-	if profile, ok := readProfile(c); ok && c.Approval == nil {
+	if profile, ok := derivedUnder(c); ok && c.Approval == nil {
 		n, err := s.writeItem(ctx, s.writer(), c.Item, c.ReadVersion, profile)
 		if err != nil || n > 0 {
 			return c.Item.Clone(), err
@@ -91,25 +91,25 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 		return s.applyInPlace(ctx, tx, c)
 	}
 
-	var n int64
-	if profile, ok := readProfile(c); ok {
-		var err error
+	var (
+		out approval.WorkItem
+		n   int64
+		err error
+	)
+	if profile, ok := derivedUnder(c); ok {
 		n, err = s.writeItem(ctx, tx, c.Item, c.ReadVersion, profile)
 		if err != nil {
 			return approval.WorkItem{}, err
 		}
+		out = c.Item.Clone()
 	}
 
-	out := c.Item.Clone()
 	if n == 0 {
-		var err error
 		out, err = s.applyOnStored(ctx, tx, c)
 		if err != nil {
 			return approval.WorkItem{}, err
 		}
 	}
-
-	var err error
 
 	if a := c.Approval; a != nil {
 		_, err = tx.ExecContext(ctx, s.q.insertApproval,
@@ -326,10 +326,11 @@ func (s *Store) inPlaceMissed(ctx context.Context, ex execer,
 	return fmt.Errorf("work item %q moved on: %w", id, approval.ErrConflict)
 }
 
-// readProfile returns the version of the item's profile that a change
-// derived from a read of the item was authorized under, and false for
-// a change derived without a read, whose Item holds nothing to write.
-func readProfile(c approval.Change) (int64, bool) {
+// derivedUnder returns the version of the item's profile that a
+// change derived from a read of the item was derived under, and false
+// for a change derived without a read, whose Item holds nothing to
+// write.
+func derivedUnder(c approval.Change) (int64, bool) {
 	if c.ReadVersion == 0 {
 		return 0, false
 	}
@@ -337,6 +338,13 @@ func readProfile(c approval.Change) (int64, bool) {
 	g, ok := c.GrantFor(c.Item.ProfileID)
 
 	return g.ProfileVersion, ok
+}
+
+// derivedPending reports whether c was derived from a read of the item
+// as a change that leaves it Pending.
+func derivedPending(c approval.Change) bool {
+	_, read := derivedUnder(c)
+	return read && c.Item.Status == approval.StatusPending
 }
 
 // grantProfiles, grantVersions and grantSelfApproval return the

@@ -72,8 +72,8 @@ func (e *txAdvanceError) Unwrap() error {
 func (s *Store) applyAdvancing(ctx context.Context, c approval.Change) (approval.WorkItem, error) {
 	c = approval.AdvancedWithDecision(c)
 
-	_, read := readProfile(c)
-	below := !read || c.Item.Status == approval.StatusPending
+	_, read := derivedUnder(c)
+	below := !read || derivedPending(c)
 
 	var out approval.WorkItem
 	err := s.retry(ctx, "apply and advance", func() error {
