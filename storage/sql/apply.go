@@ -62,13 +62,13 @@ func (s *Store) apply(ctx context.Context, c approval.Change) (approval.WorkItem
 		return s.applyInPlace(ctx, s.db, c)
 	}
 
-	// A rejection derived from a read is one statement at the version
-	// read; when the item moved on, a transaction changes it as stored.
+	// A rejection is one statement at the version it was derived from;
+	// when the item moved on, a transaction changes it as stored.
 	write := s.applyTx
-	if profile, ok := derivedUnder(c); ok && c.Approval == nil {
-		n, err := s.writeItem(ctx, s.writer(), c.Item, c.ReadVersion, profile)
-		if err != nil || n > 0 {
-			return c.Item.Clone(), err
+	if c.Approval == nil {
+		out, ok, err := s.rejectAtVersion(ctx, c)
+		if ok || err != nil {
+			return out, err
 		}
 		write = s.applyOnStored
 	}
@@ -128,24 +128,7 @@ func (s *Store) applyTx(ctx context.Context, tx execer,
 func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	c approval.Change,
 ) (approval.WorkItem, error) {
-	id := c.Item.ID
-
-	var (
-		r       itemRow
-		profile int64
-	)
-	dest := append(s.itemDest(&r), &profile)
-
-	err := tx.QueryRowContext(ctx, s.q.lockItem, id).Scan(dest...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return approval.WorkItem{}, fmt.Errorf("work item %q: %w",
-			id, approval.ErrNotFound)
-	case err != nil:
-		return approval.WorkItem{}, err
-	}
-
-	stored, err := r.item()
+	stored, profile, err := s.storedItem(ctx, tx, c.Item.ID)
 	if err != nil {
 		return approval.WorkItem{}, err
 	}
@@ -167,6 +150,63 @@ func (s *Store) applyOnStored(ctx context.Context, tx execer,
 	}
 
 	return next, nil
+}
+
+// rejectAtVersion writes a rejection in one statement, at the version
+// of the item it was derived from, or, for one derived without a read,
+// at the version of the item as the store reads it first, unlocked. It
+// reports false, having written nothing, when the item moved on since;
+// the caller then makes the change in a transaction that locks it.
+func (s *Store) rejectAtVersion(ctx context.Context,
+	c approval.Change,
+) (approval.WorkItem, bool, error) {
+	next, version := c.Item, c.ReadVersion
+	profile, read := derivedUnder(c)
+	if !read {
+		stored, p, err := s.storedItem(ctx, s.reader(), c.Item.ID)
+		if err != nil {
+			return approval.WorkItem{}, false, err
+		}
+
+		next, err = c.On(stored, p)
+		if err != nil {
+			return approval.WorkItem{}, false, err
+		}
+		version, profile = stored.Version, p
+	}
+
+	n, err := s.writeItem(ctx, s.writer(), next, version, profile)
+	if err != nil || n == 0 {
+		return approval.WorkItem{}, false, err
+	}
+
+	return next.Clone(), true, nil
+}
+
+// storedItem reads the work item with the ID and the version of its
+// profile that it carries. Within a transaction it keeps other writers
+// from the item until the transaction ends.
+func (s *Store) storedItem(ctx context.Context, ex execer,
+	id string,
+) (approval.WorkItem, int64, error) {
+	var (
+		r       itemRow
+		profile int64
+	)
+	dest := append(s.itemDest(&r), &profile)
+
+	err := ex.QueryRowContext(ctx, s.q.lockItem, id).Scan(dest...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return approval.WorkItem{}, 0, fmt.Errorf("work item %q: %w",
+			id, approval.ErrNotFound)
+	case err != nil:
+		return approval.WorkItem{}, 0, err
+	}
+
+	w, err := r.item()
+
+	return w, profile, err
 }
 
 // approveBelow makes an approval in one statement in autocommit that

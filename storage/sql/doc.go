@@ -66,11 +66,12 @@
 //   - MySQL: for a remembered item, a transaction of two statements,
 //     the update at the versions remembered and the approval row:
 //     BEGIN, 2 statements and COMMIT, 4 round trips with
-//     interpolateParams=true. A rejection is one statement. When
-//     another change came first, or the item was not read, the
-//     transaction reads the item FOR UPDATE and makes the change to
-//     it: 5 round trips for an item not read, 6 for one that moved
-//     on.
+//     interpolateParams=true. When another change came first, or the
+//     item was not read, the transaction reads the item FOR UPDATE
+//     and makes the change to it: 5 round trips for an item not read,
+//     6 for one that moved on. A rejection is one statement at the
+//     version remembered; of an item not read, the store reads it
+//     first and writes at the version it read: 2 round trips.
 //   - SQLite: BEGIN IMMEDIATE, the same statements, COMMIT.
 //
 // An engine that remembers neither reads the item and its profile in
