@@ -236,7 +236,7 @@ func testTxAdvanceUnread(t *testing.T, b backend) {
 
 	ctx := t.Context()
 	tb := newTxBundle(t, b)
-	p := tb.profile(t, 2, "alice", "bob")
+	p := tb.profile(t, 3, "alice", "bob", "carol")
 	w := tb.item(t, p, "ir-1")
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -256,11 +256,13 @@ func testTxAdvanceUnread(t *testing.T, b backend) {
 		return got
 	}
 
-	got := approve("alice")
-	require.Equal(t, approval.StatusPending, got.Status)
-	require.Zero(t, tb.calls.Load())
+	for _, user := range []string{"alice", "bob"} {
+		got := approve(user)
+		require.Equal(t, approval.StatusPending, got.Status)
+		require.Zero(t, tb.calls.Load())
+	}
 
-	got = approve("bob")
+	got := approve("carol")
 	require.Equal(t, approval.StatusApproved, got.Status)
 	require.Equal(t, approval.Advance{
 		State: approval.AdvanceDone, Attempts: 1, AdvancedAt: now,
