@@ -39,16 +39,7 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		// to the item as stored: it is the second and decides.
 		got, err = b.store.Apply(ctx, byBob)
 		require.NoError(t, err)
-		require.Equal(t, approval.StatusApproved, got.Status)
-		require.Equal(t, int64(3), got.Version)
-		require.Equal(t, []string{"alice", "bob"}, approvers(got))
-		require.Equal(t, epoch, got.DecidedAt)
-		require.Equal(t, approval.Advance{
-			State:      approval.AdvanceDue,
-			LeaseOwner: lease.Owner,
-			LeaseUntil: lease.Until,
-		}, got.Advance)
-		require.Equal(t, got, b.get(t, w.ID))
+		b.requireApprovedAtEpoch(t, got, lease, "alice", "bob")
 	})
 
 	t.Run("ChangeFromOldReadReachesThreshold", func(t *testing.T) {
@@ -297,6 +288,27 @@ func testStoreContract(t *testing.T, newStore NewStore) {
 		require.NoError(t, err)
 		require.Equal(t, []string{w.ID}, ids(page.Items))
 	})
+}
+
+// requireApprovedAtEpoch checks that w, as a store's Apply returned
+// it, is stored so, and was decided Approved at epoch by the approvals
+// of users, in that order, each its own write from version 1, with its
+// advance due under lease.
+func (b *bundle) requireApprovedAtEpoch(t *testing.T, w approval.WorkItem,
+	lease approval.Lease, users ...string,
+) {
+	t.Helper()
+
+	require.Equal(t, approval.StatusApproved, w.Status)
+	require.Equal(t, int64(len(users)+1), w.Version)
+	require.Equal(t, users, approvers(w))
+	require.Equal(t, epoch, w.DecidedAt)
+	require.Equal(t, approval.Advance{
+		State:      approval.AdvanceDue,
+		LeaseOwner: lease.Owner,
+		LeaseUntil: lease.Until,
+	}, w.Advance)
+	require.Equal(t, w, b.get(t, w.ID))
 }
 
 func approvers(w approval.WorkItem) []string {

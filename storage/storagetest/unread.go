@@ -28,6 +28,17 @@ func testUnread(t *testing.T, newStore NewStore) {
 		return c
 	}
 
+	reject := func(t *testing.T, id string, p approval.Principal,
+		reason string, profiles ...approval.Profile,
+	) approval.Change {
+		t.Helper()
+
+		c, ok := approval.RejectUnread(id, profiles, p, reason, epoch, lease)
+		require.True(t, ok)
+
+		return c
+	}
+
 	t.Run("ApprovalsCountAndDecide", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -45,16 +56,7 @@ func testUnread(t *testing.T, newStore NewStore) {
 
 		got, err = b.store.Apply(ctx, approve(t, w.ID, bob, p))
 		require.NoError(t, err)
-		require.Equal(t, approval.StatusApproved, got.Status)
-		require.Equal(t, int64(3), got.Version)
-		require.Equal(t, []string{"alice", "bob"}, approvers(got))
-		require.Equal(t, epoch, got.DecidedAt)
-		require.Equal(t, approval.Advance{
-			State:      approval.AdvanceDue,
-			LeaseOwner: lease.Owner,
-			LeaseUntil: lease.Until,
-		}, got.Advance)
-		require.Equal(t, got, b.get(t, w.ID))
+		b.requireApprovedAtEpoch(t, got, lease, "alice", "bob")
 	})
 
 	t.Run("RejectionKeepsApprovals", func(t *testing.T) {
@@ -63,11 +65,7 @@ func testUnread(t *testing.T, newStore NewStore) {
 		p := b.threeApprovals(t)
 		w := b.approvedBy(t, p, alice)
 
-		c, ok := approval.RejectUnread(w.ID, []approval.Profile{p}, carol,
-			"no", epoch, lease)
-		require.True(t, ok)
-
-		got, err := b.store.Apply(t.Context(), c)
+		got, err := b.store.Apply(t.Context(), reject(t, w.ID, carol, "no", p))
 		require.NoError(t, err)
 		require.Equal(t, approval.StatusRejected, got.Status)
 		require.Equal(t, &approval.Rejection{UserID: "carol", Reason: "no", At: epoch},
@@ -97,10 +95,7 @@ func testUnread(t *testing.T, newStore NewStore) {
 		_, err = b.store.Apply(ctx, approve(t, w.ID, alice, p))
 		require.ErrorIs(t, err, approval.ErrConflict)
 
-		c, ok := approval.RejectUnread(w.ID, []approval.Profile{p}, alice,
-			"", epoch, lease)
-		require.True(t, ok)
-		_, err = b.store.Apply(ctx, c)
+		_, err = b.store.Apply(ctx, reject(t, w.ID, alice, "", p))
 		require.ErrorIs(t, err, approval.ErrConflict)
 
 		require.Equal(t, w, b.get(t, w.ID))
@@ -140,10 +135,7 @@ func testUnread(t *testing.T, newStore NewStore) {
 		require.Equal(t, w, b.get(t, w.ID))
 
 		// The requester may still reject her own request.
-		c, ok := approval.RejectUnread(w.ID, []approval.Profile{p}, alice,
-			"withdrawn", epoch, lease)
-		require.True(t, ok)
-		got, err := b.store.Apply(ctx, c)
+		got, err := b.store.Apply(ctx, reject(t, w.ID, alice, "withdrawn", p))
 		require.NoError(t, err)
 		require.Equal(t, approval.StatusRejected, got.Status)
 
