@@ -294,7 +294,8 @@ func (e *Engine) act(ctx context.Context, itemID string, in intent) (WorkItem, e
 // the status, the approvals made since, and the profile's version. It
 // reports done false when it cannot act so, or the memory proved out
 // of date, and the caller then tries another way. A derivation that
-// fails is left to the read too.
+// fails is left to the ways after it too, so that a refusal never
+// rests on what may have changed.
 func (e *Engine) actRemembered(ctx context.Context, itemID string,
 	in intent, inTx bool,
 ) (WorkItem, bool, error) {
